@@ -1,0 +1,140 @@
+"""Spoke's errors: one exception family, each with an HTTP status and a stable ``code``.
+
+Backends and the service raise these; the API renders every one of them (and falcon's own errors)
+as ``{"error": message, "code": code, "details": {...}}`` in exactly one place,
+:mod:`spoke.api.errors`. Drivers' exceptions are translated at the plugin boundary with
+``raise SpokeError(...) from exc`` and never reach a client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+__all__ = [
+    "BackendUnavailable",
+    "Conflict",
+    "FileNotFound",
+    "InvalidRequest",
+    "ModuleExists",
+    "ModuleNotFound",
+    "NotFound",
+    "PayloadTooLarge",
+    "SpokeError",
+    "Unprocessable",
+    "VersionExists",
+    "VersionNotFound",
+]
+
+
+class SpokeError(Exception):
+    """Base of every error a client may see. ``details`` must be JSON-serializable."""
+
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error envelope."""
+        return {"error": self.message, "code": self.code, "details": self.details}
+
+
+class InvalidRequest(SpokeError):
+    """The request is malformed: bad JSON, a missing field, a wrong type (400)."""
+
+    status = 400
+    default_code = "invalid_request"
+
+
+class NotFound(SpokeError):
+    """Something named in the request does not exist (404)."""
+
+    status = 404
+    default_code = "not_found"
+
+
+class ModuleNotFound(NotFound):
+    """No module has this name."""
+
+    default_code = "module_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"module {name!r} not found", details={"module": name})
+
+
+class VersionNotFound(NotFound):
+    """The module exists but has no such version."""
+
+    default_code = "version_not_found"
+
+    def __init__(self, module: str, version: str) -> None:
+        super().__init__(
+            f"version {version!r} of module {module!r} not found",
+            details={"module": module, "version": version},
+        )
+
+
+class FileNotFound(NotFound):
+    """The version exists but holds no file at this path."""
+
+    default_code = "file_not_found"
+
+    def __init__(self, module: str, version: str, path: str) -> None:
+        super().__init__(
+            f"file {path!r} not found in {module}@{version}",
+            details={"module": module, "version": version, "path": path},
+        )
+
+
+class Conflict(SpokeError):
+    """The request clashes with what is stored (409)."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class ModuleExists(Conflict):
+    """A module with this name already exists."""
+
+    default_code = "module_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"module {name!r} already exists", details={"module": name})
+
+
+class VersionExists(Conflict):
+    """The version is already stored with different content; versions are immutable."""
+
+    default_code = "version_exists"
+
+
+class PayloadTooLarge(SpokeError):
+    """The request body is over SPOKE_MAX_BODY_BYTES (413)."""
+
+    status = 413
+    default_code = "payload_too_large"
+
+
+class Unprocessable(SpokeError):
+    """Well-formed but unacceptable: a bad name, version, path or schema (422)."""
+
+    status = 422
+    default_code = "invalid_schema"
+
+
+class BackendUnavailable(SpokeError):
+    """A backend cannot be reached right now; the client may retry (503)."""
+
+    status = 503
+    default_code = "backend_unavailable"

@@ -1,0 +1,243 @@
+"""Plugins: the hook specifications, backend descriptors and the plugin manager.
+
+A plugin is a Python module with ``@hookimpl`` functions, registered under the entry point group
+``spoke``. The built-in backends in :mod:`spoke_plugins` register exactly the way a third-party
+package does::
+
+    # setup.cfg of a plugin
+    [options.entry_points]
+    spoke =
+        mybackend = my_package.spoke_plugin
+
+Each backend hook returns a list of small descriptors (name, description, factory). Spoke calls a
+factory only for the backend selected by the settings, so an installed plugin whose driver is
+missing costs nothing until it is chosen.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import pluggy
+
+from spoke.interfaces import BlobStore, Cache, Storage
+from spoke.settings import Settings
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BackendCatalog",
+    "BlobBackend",
+    "CacheBackend",
+    "PluginFailure",
+    "PluginRegistry",
+    "StorageBackend",
+    "UnknownBackend",
+    "create_plugin_registry",
+    "hookimpl",
+    "hookspec",
+]
+
+ENTRY_POINT_GROUP = "spoke"
+hookspec = pluggy.HookspecMarker("spoke")
+hookimpl = pluggy.HookimplMarker("spoke")
+
+B = TypeVar("B")
+
+
+@dataclass(frozen=True, slots=True)
+class _BackendDescriptor(Generic[B]):
+    name: str
+    description: str
+    factory: Callable[[Settings], B]
+    plugin: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageBackend(_BackendDescriptor[Storage]):
+    """A storage backend: ``factory(settings)`` returns a :class:`spoke.interfaces.Storage`."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobBackend(_BackendDescriptor[BlobStore]):
+    """A blob backend: ``factory(settings)`` returns a :class:`spoke.interfaces.BlobStore`."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheBackend(_BackendDescriptor[Cache]):
+    """A cache backend: ``factory(settings)`` returns a :class:`spoke.interfaces.Cache`."""
+
+
+class HookSpecs:
+    """The hooks a Spoke plugin may implement. Every hook is optional."""
+
+    @hookspec
+    def spoke_storage_backends(self) -> Sequence[StorageBackend]:  # type: ignore[empty-body]
+        """Return the storage backends this plugin provides.
+
+        Called once when the plugin registry is built. Return a list of :class:`StorageBackend`;
+        do not connect to anything here: the factory does that when the backend is selected
+        (``SPOKE_STORAGE_TYPE=<name>``).
+
+        Example::
+
+            @hookimpl
+            def spoke_storage_backends():
+                return [StorageBackend("sqlite", "SQLite file", SqliteStorage.from_settings)]
+        """
+
+    @hookspec
+    def spoke_blob_backends(self) -> Sequence[BlobBackend]:  # type: ignore[empty-body]
+        """Return the blob backends this plugin provides (selected by ``SPOKE_BLOB_TYPE``)."""
+
+    @hookspec
+    def spoke_cache_backends(self) -> Sequence[CacheBackend]:  # type: ignore[empty-body]
+        """Return the cache backends this plugin provides (selected by ``SPOKE_CACHE_TYPE``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginFailure:
+    """A plugin that could not be loaded or whose hook failed: its name and the reason."""
+
+    plugin: str
+    error: str
+
+
+class UnknownBackend(LookupError):  # noqa: N818 - reads as "unknown backend" in messages
+    """The settings name a backend no loaded plugin provides."""
+
+    def __init__(self, kind: str, name: str, variable: str, catalog: BackendCatalog) -> None:
+        available = ", ".join(catalog.names(kind)) or "none"
+        message = f"unknown {kind} backend {name!r}; installed: {available}"
+        if catalog.failures:
+            broken = "; ".join(f"{f.plugin} ({f.error})" for f in catalog.failures)
+            message += f"; failed to load: {broken}"
+        super().__init__(message)
+        self.variable = variable
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class BackendCatalog:
+    """Every backend the loaded plugins provide, and the plugins that failed."""
+
+    storage: tuple[StorageBackend, ...]
+    blob: tuple[BlobBackend, ...]
+    cache: tuple[CacheBackend, ...]
+    failures: tuple[PluginFailure, ...]
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(d.name for d in self._of(kind))
+
+    def _of(self, kind: str) -> tuple[_BackendDescriptor[object], ...]:
+        return {"storage": self.storage, "blob": self.blob, "cache": self.cache}[kind]  # type: ignore[return-value]
+
+    def storage_backend(self, name: str) -> StorageBackend:
+        """The storage backend called ``name``. Raises :class:`UnknownBackend`."""
+        for descriptor in self.storage:
+            if descriptor.name == name:
+                return descriptor
+        raise UnknownBackend("storage", name, "SPOKE_STORAGE_TYPE", self)
+
+    def blob_backend(self, name: str) -> BlobBackend:
+        """The blob backend called ``name``. Raises :class:`UnknownBackend`."""
+        for descriptor in self.blob:
+            if descriptor.name == name:
+                return descriptor
+        raise UnknownBackend("blob", name, "SPOKE_BLOB_TYPE", self)
+
+    def cache_backend(self, name: str) -> CacheBackend:
+        """The cache backend called ``name``. Raises :class:`UnknownBackend`."""
+        for descriptor in self.cache:
+            if descriptor.name == name:
+                return descriptor
+        raise UnknownBackend("cache", name, "SPOKE_CACHE_TYPE", self)
+
+
+class PluginRegistry:
+    """A pluggy ``PluginManager("spoke")`` with the hooks above, and the load failures."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager("spoke")
+        self.manager.add_hookspecs(HookSpecs)
+        self.failures: list[PluginFailure] = []
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a plugin object (a module or any object with ``@hookimpl`` methods)."""
+        try:
+            self.manager.register(plugin, name=name)
+        except ValueError as exc:  # a name clash or a second registration
+            self.failures.append(PluginFailure(name or repr(plugin), str(exc)))
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Import and register every entry point of ``group``; a failing one is recorded."""
+        for entry_point in importlib.metadata.entry_points(group=group):
+            if self.manager.get_plugin(entry_point.name) is not None:
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:  # any import error of third-party code is reported
+                self.failures.append(
+                    PluginFailure(entry_point.name, f"{type(exc).__name__}: {exc}")
+                )
+                continue
+            self.register(plugin, name=entry_point.name)
+
+    def catalog(self) -> BackendCatalog:
+        """Ask every plugin for its backends. A hook that raises is recorded as a failure."""
+        failures = list(self.failures)
+        storage = self._collect("spoke_storage_backends", StorageBackend, failures)
+        blob = self._collect("spoke_blob_backends", BlobBackend, failures)
+        cache = self._collect("spoke_cache_backends", CacheBackend, failures)
+        return BackendCatalog(
+            storage=tuple(storage),
+            blob=tuple(blob),
+            cache=tuple(cache),
+            failures=tuple(failures),
+        )
+
+    def _collect(
+        self, hook_name: str, kind: type[_BackendDescriptor[B]], failures: list[PluginFailure]
+    ) -> list[_BackendDescriptor[B]]:
+        found: dict[str, _BackendDescriptor[B]] = {}
+        for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+            plugin_name = impl.plugin_name
+            try:
+                result: Iterable[object] = impl.function() or ()
+                descriptors = list(result)
+            except Exception as exc:  # a plugin's bug must not hide the other plugins
+                failures.append(PluginFailure(plugin_name, f"{hook_name}: {exc}"))
+                continue
+            for descriptor in descriptors:
+                if not isinstance(descriptor, kind):
+                    failures.append(
+                        PluginFailure(
+                            plugin_name,
+                            f"{hook_name} returned {type(descriptor).__name__}, "
+                            f"expected {kind.__name__}",
+                        )
+                    )
+                    continue
+                if descriptor.name in found:
+                    failures.append(
+                        PluginFailure(
+                            plugin_name,
+                            f"{kind.__name__} {descriptor.name!r} is already provided by "
+                            f"{found[descriptor.name].plugin}",
+                        )
+                    )
+                    continue
+                found[descriptor.name] = kind(
+                    descriptor.name, descriptor.description, descriptor.factory, plugin_name
+                )
+        return sorted(found.values(), key=lambda d: d.name)
+
+
+def create_plugin_registry(*, load_entry_points: bool = True) -> PluginRegistry:
+    """A registry with every installed plugin (entry point group ``spoke``) loaded."""
+    registry = PluginRegistry()
+    if load_entry_points:
+        registry.load_entry_points()
+    return registry
