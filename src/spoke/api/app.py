@@ -1,0 +1,170 @@
+"""``create_app``: builds backends from plugins, the service, and both falcon apps.
+
+Nothing here is global: two applications in one process (as the tests make) share nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import falcon
+
+from spoke.api.errors import install_error_handlers
+from spoke.api.health import HealthCheck, Readiness, create_health_app
+from spoke.api.middleware import MetricsMiddleware
+from spoke.api.resources import (
+    DependenciesResource,
+    DependentsResource,
+    DescriptorResource,
+    FileResource,
+    ModuleResource,
+    ModulesResource,
+    TransitiveDependenciesResource,
+    ValidateResource,
+    VersionResource,
+    VersionsResource,
+)
+from spoke.cache import SafeCache
+from spoke.interfaces import BlobStore, Cache, Storage
+from spoke.metrics import InstrumentedBackend, Metrics
+from spoke.plugins import PluginRegistry, create_plugin_registry
+from spoke.service import RegistryService
+from spoke.settings import Settings
+
+__all__ = ["API_PREFIX", "Application", "Backends", "build_backends", "create_app"]
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """The three backends an application runs on, with the names they were selected by."""
+
+    storage: Storage
+    blobs: BlobStore
+    cache: Cache
+    storage_name: str = "custom"
+    blob_name: str = "custom"
+    cache_name: str = "custom"
+
+    def close(self) -> None:
+        """Close all three; one failing does not keep the others open."""
+        for backend in (self.cache, self.blobs, self.storage):
+            try:
+                backend.close()
+            except Exception:  # closing is best effort at shutdown
+                log.warning("closing %s failed", type(backend).__name__, exc_info=True)
+
+
+def build_backends(settings: Settings, plugins: PluginRegistry) -> Backends:
+    """Instantiate the backends the settings select.
+
+    Raises :class:`spoke.plugins.UnknownBackend` (naming the variable, what is installed and what
+    failed to load) before creating anything, so a typo never leaves half-open connections.
+    """
+    catalog = plugins.catalog()
+    storage_backend = catalog.storage_backend(settings.storage_type)
+    blob_backend = catalog.blob_backend(settings.effective_blob_type)
+    cache_backend = catalog.cache_backend(settings.effective_cache_type)
+    storage = storage_backend.factory(settings)
+    try:
+        blobs = blob_backend.factory(settings)
+        try:
+            cache = cache_backend.factory(settings)
+        except BaseException:
+            blobs.close()
+            raise
+    except BaseException:
+        storage.close()
+        raise
+    return Backends(
+        storage=storage,
+        blobs=blobs,
+        cache=cache,
+        storage_name=storage_backend.name,
+        blob_name=blob_backend.name,
+        cache_name=cache_backend.name,
+    )
+
+
+@dataclass(slots=True)
+class Application:
+    """Everything one Spoke process serves: the API app, the health app, and what they share."""
+
+    settings: Settings
+    api: falcon.App
+    health: falcon.App
+    service: RegistryService
+    readiness: Readiness
+    metrics: Metrics
+    backends: Backends
+
+    def close(self) -> None:
+        """Release the backends."""
+        self.backends.close()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    plugins: PluginRegistry | None = None,
+    backends: Backends | None = None,
+) -> Application:
+    """Build a ready-to-serve application.
+
+    ``backends`` overrides plugin selection (tests hand in memory backends this way);
+    otherwise the plugins (by default every installed one) provide what the settings name.
+    """
+    if backends is None:
+        backends = build_backends(settings, plugins or create_plugin_registry())
+    metrics = Metrics()
+    storage = InstrumentedBackend(backends.storage, label=backends.storage_name, metrics=metrics)
+    blobs = InstrumentedBackend(backends.blobs, label=backends.blob_name, metrics=metrics)
+    cache = SafeCache(backends.cache, name=backends.cache_name, metrics=metrics)
+    service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics)
+    metrics.track_registry(backends.storage.statistics)
+
+    readiness = Readiness(
+        [
+            HealthCheck("storage", backends.storage.check),
+            HealthCheck("blob", backends.blobs.check),
+            HealthCheck("cache", backends.cache.check, required=False),
+        ]
+    )
+    middleware = [MetricsMiddleware(metrics)] if settings.metrics_enabled else []
+    api = falcon.App(middleware=middleware)
+    api.req_options.strip_url_path_trailing_slash = True
+    api.resp_options.secure_cookies_by_default = True
+    install_error_handlers(api)
+    _add_routes(api, service, settings.max_body_bytes)
+    health = create_health_app(
+        readiness=readiness, metrics=metrics, metrics_enabled=settings.metrics_enabled
+    )
+    return Application(
+        settings=settings,
+        api=api,
+        health=health,
+        service=service,
+        readiness=readiness,
+        metrics=metrics,
+        backends=backends,
+    )
+
+
+def _add_routes(api: falcon.App, service: RegistryService, max_body_bytes: int) -> None:
+    def make(cls: type) -> object:
+        return cls(service, max_body_bytes=max_body_bytes)
+
+    version = f"{API_PREFIX}/modules/{{name}}/versions/{{version}}"
+    api.add_route(f"{API_PREFIX}/modules", make(ModulesResource))
+    api.add_route(f"{API_PREFIX}/modules/{{name}}", make(ModuleResource))
+    api.add_route(f"{API_PREFIX}/modules/{{name}}/versions", make(VersionsResource))
+    api.add_route(version, make(VersionResource))
+    api.add_route(f"{version}/files/{{path:path}}", make(FileResource))
+    api.add_route(f"{version}/descriptor", make(DescriptorResource))
+    api.add_route(f"{version}/dependencies", make(DependenciesResource))
+    api.add_route(f"{version}/dependencies/transitive", make(TransitiveDependenciesResource))
+    api.add_route(f"{version}/dependents", make(DependentsResource))
+    api.add_route(f"{API_PREFIX}/validate", make(ValidateResource))

@@ -1,0 +1,65 @@
+"""The cache as the service sees it: fail-open, counted, keyed by namespace.
+
+Only immutable things are cached here (a version record, a blob's bytes): they can never be
+stale, so no invalidation is needed. Every exception from the cache backend is counted in
+``spoke_cache_errors_total`` and treated as a miss: a broken cache makes Spoke slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from spoke.interfaces import Cache
+from spoke.metrics import Metrics
+
+__all__ = ["MAX_CACHED_VALUE_BYTES", "SafeCache"]
+
+log = logging.getLogger(__name__)
+
+# Larger values (a big descriptor set, say) are read from the blob store each time rather than
+# pushing dozens of small hot entries out of the LRU.
+MAX_CACHED_VALUE_BYTES = 1024 * 1024
+_KEY_PREFIX = "spoke:v1:"
+
+
+class SafeCache:
+    """Wraps a :class:`Cache` backend so that it can only ever make things faster."""
+
+    def __init__(self, backend: Cache, *, name: str, metrics: Metrics) -> None:
+        self.backend = backend
+        self.name = name
+        self._hits = metrics.cache_hits.labels(name)
+        self._misses = metrics.cache_misses.labels(name)
+        self._errors = metrics.cache_errors.labels(name)
+
+    def get(self, key: str) -> bytes | None:
+        """The cached bytes, or ``None`` on a miss or any cache failure."""
+        try:
+            value = self.backend.get(key=_KEY_PREFIX + key)
+        except Exception:  # fail open: any cache failure is a miss
+            self._errors.inc()
+            log.warning("cache %s get failed", self.name, exc_info=True)
+            return None
+        if value is None:
+            self._misses.inc()
+        else:
+            self._hits.inc()
+        return value
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Remember ``value``; values over :data:`MAX_CACHED_VALUE_BYTES` are skipped."""
+        if len(value) > MAX_CACHED_VALUE_BYTES:
+            return
+        try:
+            self.backend.set(key=_KEY_PREFIX + key, value=value, ttl=ttl)
+        except Exception:  # fail open
+            self._errors.inc()
+            log.warning("cache %s set failed", self.name, exc_info=True)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``; failures are counted and ignored."""
+        try:
+            self.backend.delete(key=_KEY_PREFIX + key)
+        except Exception:  # fail open
+            self._errors.inc()
+            log.warning("cache %s delete failed", self.name, exc_info=True)

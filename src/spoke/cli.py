@@ -1,0 +1,92 @@
+"""The ``spoke`` command: ``serve``, ``plugins``, ``settings``."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from spoke import __version__
+from spoke.settings import SETTINGS, Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+
+
+def _fail_config(message: str) -> NoReturn:
+    click.echo(f"spoke: configuration error: {message}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _fail_config(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="spoke")
+def main() -> None:
+    """Spoke, a Protobuf schema registry."""
+
+
+@main.command()
+def serve() -> None:
+    """Run the API (SPOKE_PORT) and health/metrics (SPOKE_HEALTH_PORT) listeners.
+
+    Configuration comes from SPOKE_* environment variables; see `spoke settings`.
+    A bad value stops startup with exit code 2.
+    """
+    from spoke.api.app import create_app
+    from spoke.logs import configure_logging
+    from spoke.plugins import UnknownBackend
+    from spoke.server import SpokeServer
+
+    settings = _settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    try:
+        application = create_app(settings)
+    except UnknownBackend as exc:
+        _fail_config(f"{exc.variable}: {exc.message}")
+    try:
+        server = SpokeServer(application)
+    except OSError as exc:
+        application.close()
+        click.echo(f"spoke: cannot listen: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    server.install_signal_handlers()
+    server.serve_forever()
+
+
+@main.command()
+def plugins() -> None:
+    """List installed backend plugins, and those that failed to load."""
+    from spoke.plugins import create_plugin_registry
+
+    catalog = create_plugin_registry().catalog()
+    for kind, descriptors in (
+        ("storage", catalog.storage),
+        ("blob", catalog.blob),
+        ("cache", catalog.cache),
+    ):
+        click.echo(f"{kind} backends:")
+        for descriptor in descriptors:
+            click.echo(f"  {descriptor.name:<14} {descriptor.description}  [{descriptor.plugin}]")
+    if catalog.failures:
+        click.echo("failed to load:")
+        for failure in catalog.failures:
+            click.echo(f"  {failure.plugin}: {failure.error}")
+        sys.exit(1)
+
+
+@main.command(name="settings")
+def show_settings() -> None:
+    """Print every SPOKE_* setting with its effective value (secrets hidden)."""
+    settings = _settings()
+    for spec in SETTINGS:
+        value = getattr(settings, spec.attribute)
+        shown = "(hidden)" if spec.secret and value else value
+        click.echo(f"{spec.env}={'' if shown is None else shown}")

@@ -1,0 +1,162 @@
+"""Prometheus metrics, held in a registry that belongs to one application instance.
+
+Names follow ``spoke_<subsystem>_<name>_<unit>``; labels stay low-cardinality (route templates,
+never module names).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from spoke.interfaces import RegistryStats
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class _RegistryCollector(Collector):
+    """``spoke_modules_total`` and ``spoke_versions_total``, read from storage at scrape time.
+
+    The counts are remembered for ``max_age`` seconds so frequent scrapes of several Prometheus
+    servers do not each walk the storage backend.
+    """
+
+    def __init__(self, stats: Callable[[], RegistryStats], max_age: float = 10.0) -> None:
+        self._stats = stats
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._cached: tuple[float, RegistryStats] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > self._max_age:
+                try:
+                    self._cached = (now, self._stats())
+                except Exception:  # a failing backend must not break the whole scrape
+                    return
+            stats = self._cached[1]
+        yield GaugeMetricFamily("spoke_modules_total", "Modules in the registry.", stats.modules)
+        yield GaugeMetricFamily("spoke_versions_total", "Versions in the registry.", stats.versions)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class Metrics:
+    """Every metric Spoke exports, registered in its own :class:`CollectorRegistry`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "spoke_http_requests_total",
+            "HTTP requests answered by the API listener.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "spoke_http_request_duration_seconds",
+            "Time to answer an API request.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.storage_duration = Histogram(
+            "spoke_storage_operation_duration_seconds",
+            "Time spent in storage, blob and cache backend calls.",
+            ["backend", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "spoke_cache_hits_total", "Cache lookups that found a value.", ["cache"],
+            registry=self.registry,
+        )
+        self.cache_misses = Counter(
+            "spoke_cache_misses_total", "Cache lookups that found nothing.", ["cache"],
+            registry=self.registry,
+        )
+        self.cache_errors = Counter(
+            "spoke_cache_errors_total",
+            "Cache calls that failed and were treated as misses.",
+            ["cache"],
+            registry=self.registry,
+        )
+        self.compilations = Counter(
+            "spoke_protoc_compilations_total",
+            "protoc compilations of pushed or validated files, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.compile_duration = Histogram(
+            "spoke_protoc_compile_duration_seconds",
+            "Time protoc took to compile a version with its dependencies.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def track_registry(self, stats: Callable[[], RegistryStats]) -> None:
+        """Export module and version counts taken from ``stats`` at scrape time."""
+        self.registry.register(_RegistryCollector(stats))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one answered API request."""
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+
+class InstrumentedBackend:
+    """A proxy timing every public method of a backend into ``spoke_storage_operation_...``.
+
+    It forwards attribute access, so it satisfies the same Protocol as the backend it wraps.
+    """
+
+    def __init__(self, backend: Any, *, label: str, metrics: Metrics) -> None:
+        self._backend = backend
+        self._label = label
+        self._histogram = metrics.storage_duration
+
+    @property
+    def wrapped(self) -> Any:
+        """The backend itself."""
+        return self._backend
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._backend, name)
+        if name.startswith("_") or not callable(attribute):
+            return attribute
+        observer = self._histogram.labels(self._label, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            finally:
+                observer.observe(time.perf_counter() - start)
+
+        # Cache the wrapper on the instance so the next lookup skips __getattr__ entirely.
+        self.__dict__[name] = timed
+        return timed

@@ -1,0 +1,377 @@
+"""The registry's use cases: modules, pushes, reads, dependencies and validation.
+
+Resources call this; it calls the backends and the protobuf engine. It never sees HTTP, and the
+backends never see each other: the order of writes (blobs first, then the version record) is
+decided here, so a crash can leave orphan blobs but never a version pointing at missing bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from spoke.cache import SafeCache
+from spoke.dependencies import DependencyResolver
+from spoke.domain import (
+    COMPATIBILITY_MODES,
+    COMPATIBILITY_RULES,
+    CompatibilityPolicy,
+    DependencyRef,
+    FileRef,
+    Module,
+    ModuleName,
+    Page,
+    SourceInfo,
+    Version,
+    VersionString,
+    utc_now,
+)
+from spoke.errors import (
+    BackendUnavailable,
+    FileNotFound,
+    InvalidRequest,
+    Unprocessable,
+    VersionExists,
+    VersionNotFound,
+)
+from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
+from spoke.metrics import Metrics
+from spoke.protobuf import CompilationFailed, CompileResult, compile_files, well_known_paths
+from spoke.validation import validate_module_name, validate_path, validate_version
+
+__all__ = ["FileContent", "PushRequest", "PushResult", "RegistryService", "ValidationResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    """A file of a version with its text."""
+
+    path: str
+    content: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequest:
+    """A checked push: the version string is normalized and every path and pin is valid."""
+
+    version: VersionString
+    files: Mapping[str, str]
+    dependencies: tuple[DependencyRef, ...]
+    source_info: SourceInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """The stored version and whether this push created it (``False``: an identical re-push)."""
+
+    version: Version
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    """The outcome of compiling files without storing them."""
+
+    valid: bool
+    errors: tuple[dict[str, object], ...]
+    warnings: tuple[dict[str, object], ...]
+
+
+def check_policy(raw: object) -> CompatibilityPolicy:
+    """Parse a ``compatibility`` object: ``{"mode"?, "rules"?}`` with the defaults filled in."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("'compatibility' must be an object with 'mode' and 'rules'")
+    unknown = set(raw) - {"mode", "rules"}
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) in 'compatibility': {', '.join(sorted(unknown))}")
+    mode = raw.get("mode", "BACKWARD")
+    rules = raw.get("rules", "FILE")
+    if mode not in COMPATIBILITY_MODES:
+        raise Unprocessable(
+            f"unknown compatibility mode {mode!r}; use one of {', '.join(COMPATIBILITY_MODES)}",
+            code="invalid_compatibility",
+            details={"mode": mode if isinstance(mode, str) else None},
+        )
+    if rules not in COMPATIBILITY_RULES:
+        raise Unprocessable(
+            f"unknown rule category {rules!r}; use one of {', '.join(COMPATIBILITY_RULES)}",
+            code="invalid_compatibility",
+            details={"rules": rules if isinstance(rules, str) else None},
+        )
+    return CompatibilityPolicy(mode=mode, rules=rules)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class RegistryService:
+    """Use cases of the registry over one storage, one blob store and one cache."""
+
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        blobs: BlobStore,
+        cache: SafeCache,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.storage = storage
+        self.blobs = blobs
+        self.cache = cache
+        self.metrics = metrics
+        self.clock = clock
+        self.dependencies = DependencyResolver(storage=storage, get_version=self.get_version)
+        self._well_known = well_known_paths()
+
+    # Modules -------------------------------------------------------------------------------
+
+    def create_module(
+        self, *, name: str, description: str, compatibility: CompatibilityPolicy
+    ) -> Module:
+        """Create an empty module. Raises ``ModuleExists``."""
+        now = self.clock()
+        module = Module(
+            name=validate_module_name(name),
+            description=description,
+            compatibility=compatibility,
+            created_at=now,
+            updated_at=now,
+        )
+        return self.storage.create_module(module=module)
+
+    def get_module(self, *, name: str) -> Module:
+        """One module. Raises ``ModuleNotFound``."""
+        return self.storage.get_module(name=name)
+
+    def update_module(
+        self,
+        *,
+        name: str,
+        description: str | None,
+        compatibility: CompatibilityPolicy | None,
+    ) -> Module:
+        """Change a module's description or compatibility policy. Raises ``ModuleNotFound``."""
+        return self.storage.update_module(
+            name=name,
+            description=description,
+            compatibility=compatibility,
+            updated_at=self.clock(),
+        )
+
+    def list_modules(self, *, prefix: str, limit: int, offset: int) -> Page[Module]:
+        """Modules sorted by name, filtered by name prefix."""
+        return self.storage.list_modules(prefix=prefix, limit=limit, offset=offset)
+
+    # Versions ------------------------------------------------------------------------------
+
+    def push_version(self, *, module: str, request: PushRequest) -> PushResult:
+        """Compile and store a version, or recognise an identical re-push.
+
+        Raises ``ModuleNotFound``, ``VersionExists`` (different content),
+        ``Unprocessable`` (bad schema, unresolved import, bad dependency).
+        """
+        self.storage.get_module(name=module)
+        files = {path: request.files[path] for path in sorted(request.files)}
+        refs = tuple(self._file_ref(path, text) for path, text in files.items())
+        # A CI retry of a stored version is answered without compiling anything.
+        try:
+            stored = self.storage.get_version(module=module, version=request.version)
+        except VersionNotFound:
+            pass
+        else:
+            return self._repush(stored, refs, request.dependencies)
+
+        compiled = self._compile_with_dependencies(files, request.dependencies)
+        # Blobs first, each durable before the version that names it is written.
+        for text in files.values():
+            self.blobs.put(data=text.encode("utf-8"))
+        descriptor_sha256 = self.blobs.put(data=compiled.descriptor_set)
+        version = Version(
+            module_name=ModuleName(module),
+            version=request.version,
+            created_at=self.clock(),
+            fingerprint=compiled.fingerprint,
+            descriptor_sha256=descriptor_sha256,
+            files=refs,
+            dependencies=tuple(sorted(request.dependencies)),
+            source_info=request.source_info,
+        )
+        try:
+            self.storage.create_version(version=version)
+        except VersionAlreadyStored as race:
+            return self._repush(race.existing, refs, request.dependencies)
+        return PushResult(version=version, created=True)
+
+    def _repush(
+        self, stored: Version, refs: tuple[FileRef, ...], dependencies: Sequence[DependencyRef]
+    ) -> PushResult:
+        if stored.files == refs and sorted(stored.dependencies) == sorted(dependencies):
+            return PushResult(version=stored, created=False)
+        raise VersionExists(
+            f"version {stored.version} of module {stored.module_name!r} already exists with "
+            "different content; versions are immutable, push a new version",
+            details={
+                "module": stored.module_name,
+                "version": stored.version,
+                "fingerprint": stored.fingerprint,
+            },
+        )
+
+    def _file_ref(self, path: str, text: str) -> FileRef:
+        data = text.encode("utf-8")
+        return FileRef(path=path, sha256=_sha256(data), size=len(data))
+
+    def get_version(self, *, module: str, version: str) -> Version:
+        """A version by exact semver (``v`` prefix allowed) or ``latest``.
+
+        Raises ``ModuleNotFound``, ``VersionNotFound``, ``Unprocessable`` (``invalid_version``).
+        """
+        if version == "latest":
+            return self.storage.get_latest_version(module=module)
+        normalized, _ = validate_version(version)
+        key = f"version:{module}:{normalized}"
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Version.from_dict(json.loads(cached))
+        found = self.storage.get_version(module=module, version=normalized)
+        self.cache.set(key, json.dumps(found.to_dict()).encode())
+        return found
+
+    def list_versions(self, *, module: str, limit: int, offset: int) -> Page[Version]:
+        """A module's versions, newest semver first. Raises ``ModuleNotFound``."""
+        return self.storage.list_versions(module=module, limit=limit, offset=offset)
+
+    def read_blob(self, digest: str) -> bytes:
+        """Bytes of a blob, through the cache. A missing blob is a backend fault (503)."""
+        cached = self.cache.get(f"blob:{digest}")
+        if cached is not None:
+            return cached
+        try:
+            data = self.blobs.get(digest=digest)
+        except FileNotFoundError:
+            raise BackendUnavailable(
+                "a stored blob is missing from the blob store; restore it from a backup",
+                details={"digest": digest},
+            ) from None
+        self.cache.set(f"blob:{digest}", data)
+        return data
+
+    def version_files(self, version: Version) -> list[FileContent]:
+        """Every file of a version with its text."""
+        return [self._content(version, ref) for ref in version.files]
+
+    def get_file(self, *, module: str, version: str, path: str) -> tuple[Version, FileContent]:
+        """One file of a version. Raises the not-found errors, ``FileNotFound`` included."""
+        found = self.get_version(module=module, version=version)
+        for ref in found.files:
+            if ref.path == path:
+                return found, self._content(found, ref)
+        raise FileNotFound(module, found.version, path)
+
+    def _content(self, version: Version, ref: FileRef) -> FileContent:
+        text = self.read_blob(ref.sha256).decode("utf-8")
+        return FileContent(path=ref.path, content=text, sha256=ref.sha256, size=ref.size)
+
+    def descriptor_set(self, version: Version) -> bytes:
+        """The serialized FileDescriptorSet stored with a version."""
+        return self.read_blob(version.descriptor_sha256)
+
+    # Validation ----------------------------------------------------------------------------
+
+    def validate(
+        self, *, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
+    ) -> ValidationResult:
+        """Compile ``files`` with ``dependencies`` without storing anything.
+
+        Raises only for requests that cannot be checked at all (a dependency that does not exist,
+        conflicting dependencies); compile errors are part of the result.
+        """
+        try:
+            compiled = self._compile_with_dependencies(files, dependencies)
+        except Unprocessable as exc:
+            if exc.code not in ("invalid_schema", "unresolved_import"):
+                raise
+            return ValidationResult(
+                valid=False,
+                errors=tuple(exc.details.get("errors", ())),
+                warnings=tuple(exc.details.get("warnings", ())),
+            )
+        return ValidationResult(
+            valid=True, errors=(), warnings=tuple(w.to_dict() for w in compiled.warnings)
+        )
+
+    def _compile_with_dependencies(
+        self, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
+    ) -> CompileResult:
+        for path in files:
+            if path in self._well_known:
+                raise Unprocessable(
+                    f"file {path!r} would shadow the well-known type file of the same path",
+                    code="invalid_path",
+                    details={"path": path},
+                )
+        provided = self.dependencies.files_of(dependencies)
+        for path in files:
+            owner = provided.get(path)
+            if owner is not None:
+                raise Unprocessable(
+                    f"file {path!r} is also provided by dependency {owner[1]}; "
+                    "a version cannot shadow a file of its dependencies",
+                    code="invalid_path",
+                    details={"path": path, "dependency": str(owner[1])},
+                )
+        include = {
+            path: self.read_blob(ref.sha256).decode("utf-8") for path, (ref, _) in provided.items()
+        }
+        start = time.perf_counter()
+        try:
+            result = compile_files(files=files, include_files=include)
+        except CompilationFailed as failed:
+            self.metrics.compilations.labels("failed").inc()
+            raise _compilation_error(failed) from None
+        finally:
+            self.metrics.compile_duration.observe(time.perf_counter() - start)
+        self.metrics.compilations.labels("ok").inc()
+        return result
+
+
+def _compilation_error(failed: CompilationFailed) -> Unprocessable:
+    details: dict[str, object] = {
+        "errors": [e.to_dict() for e in failed.errors],
+        "warnings": [w.to_dict() for w in failed.warnings],
+    }
+    if failed.unresolved_imports:
+        first = failed.unresolved_imports[0]
+        details["unresolved_imports"] = [
+            {"file": u.file, "import": u.import_path} for u in failed.unresolved_imports
+        ]
+        return Unprocessable(
+            f"import {first.import_path!r} in {first.file!r} is not provided by this version, "
+            "its dependencies or the well-known types",
+            code="unresolved_import",
+            details=details,
+        )
+    return Unprocessable(_summary(failed.errors), code="invalid_schema", details=details)
+
+
+def _summary(errors: Iterable[object]) -> str:
+    listed = list(errors)
+    if not listed:
+        return "the files do not compile"
+    first = listed[0]
+    where = ":".join(
+        str(part)
+        for part in (getattr(first, "file", None), getattr(first, "line", None))
+        if part is not None
+    )
+    message = getattr(first, "message", "")
+    more = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
+    return f"the files do not compile: {where + ': ' if where else ''}{message}{more}"

@@ -1,0 +1,116 @@
+"""Input rules for names, versions, file paths and dependency pins.
+
+Each check raises :class:`spoke.errors.Unprocessable` with a stable code (``invalid_name``,
+``invalid_version``, ``invalid_path``, ``invalid_dependency``) and the offending value in
+``details``, so a client can point at the exact field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spoke.domain import DependencyRef, ModuleName, VersionString
+from spoke.errors import Unprocessable
+from spoke.semver import SemVer, parse_semver
+
+__all__ = [
+    "MAX_PATH_LENGTH",
+    "MODULE_NAME_PATTERN",
+    "validate_dependency",
+    "validate_module_name",
+    "validate_path",
+    "validate_version",
+]
+
+MODULE_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,127}$"
+_MODULE_NAME = re.compile(MODULE_NAME_PATTERN)
+MAX_PATH_LENGTH = 512
+# Printable ASCII without space, backslash and the characters shells and URLs treat specially:
+# what real .proto trees use, and nothing a path could be abused with.
+_PATH_CHARS = re.compile(r"^[A-Za-z0-9._/+-]+$")
+
+
+def validate_module_name(name: object) -> ModuleName:
+    """A module name: lowercase letter first, then up to 127 of ``a-z 0-9 . _ -``."""
+    if not isinstance(name, str) or not _MODULE_NAME.match(name):
+        raise Unprocessable(
+            f"invalid module name {name!r}: use a lowercase letter followed by up to 127 "
+            "lowercase letters, digits, '.', '_' or '-'",
+            code="invalid_name",
+            details={"name": name if isinstance(name, str) else None},
+        )
+    return ModuleName(name)
+
+
+def validate_version(version: object) -> tuple[VersionString, SemVer]:
+    """A semver 2.0 version, optionally with a leading ``v``; returns it normalized (no ``v``)."""
+    if not isinstance(version, str):
+        raise Unprocessable(
+            "version must be a string", code="invalid_version", details={"version": None}
+        )
+    try:
+        parsed = parse_semver(version)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), code="invalid_version", details={"version": version}) from None
+    return VersionString(str(parsed)), parsed
+
+
+def validate_path(path: object) -> str:
+    """A relative ``/``-separated path ending in ``.proto``; refused rather than normalized."""
+    problem = _path_problem(path)
+    if problem:
+        shown = path if isinstance(path, str) and len(path) <= MAX_PATH_LENGTH else None
+        raise Unprocessable(
+            f"invalid file path {shown!r}: {problem}", code="invalid_path", details={"path": shown}
+        )
+    assert isinstance(path, str)
+    return path
+
+
+def _path_problem(path: object) -> str | None:
+    if not isinstance(path, str):
+        return "path must be a string"
+    if not path:
+        return "path is empty"
+    if len(path) > MAX_PATH_LENGTH:
+        return f"path is longer than {MAX_PATH_LENGTH} characters"
+    if "\\" in path:
+        return "use '/' as the separator, not '\\'"
+    if "\x00" in path:
+        return "path contains a NUL character"
+    if path.startswith("/"):
+        return "path must be relative"
+    if not path.endswith(".proto"):
+        return "path must end in .proto"
+    segments = path.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return "path must not contain empty, '.' or '..' segments"
+    if not _PATH_CHARS.match(path):
+        return "path may contain only letters, digits and . _ - + /"
+    return None
+
+
+def validate_dependency(pin: object, *, module: str) -> DependencyRef:
+    """A dependency pin ``module@version`` with an exact version, on another module."""
+    if not isinstance(pin, str) or pin.count("@") != 1:
+        raise Unprocessable(
+            f"invalid dependency {pin!r}: expected 'module@version'",
+            code="invalid_dependency",
+            details={"dependency": pin if isinstance(pin, str) else None},
+        )
+    name, _, version = pin.partition("@")
+    if version == "latest":
+        raise Unprocessable(
+            f"dependency {pin!r} must pin an exact version, not 'latest'",
+            code="invalid_dependency",
+            details={"dependency": pin},
+        )
+    module_name = validate_module_name(name)
+    normalized, _ = validate_version(version)
+    if module_name == module:
+        raise Unprocessable(
+            f"module {module!r} cannot depend on itself",
+            code="invalid_dependency",
+            details={"dependency": pin},
+        )
+    return DependencyRef(module_name, normalized)
