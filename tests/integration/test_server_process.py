@@ -1,0 +1,125 @@
+"""``spoke serve`` as a real process: two listeners, persistence, signals, startup errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from spoke_process import RunningServer, free_port, start_server
+
+pytestmark = pytest.mark.slow
+
+PROTO = 'syntax = "proto3";\npackage demo;\nmessage Ping { string id = 1; }\n'
+
+
+def test_api_and_health_are_served_on_separate_ports(spoke_server: RunningServer) -> None:
+    assert spoke_server.request("GET", f"{spoke_server.health}/health/ready")[0] == 200
+    assert spoke_server.request("GET", f"{spoke_server.api}/health/ready")[0] == 404
+    assert spoke_server.request("GET", f"{spoke_server.health}/api/v1/modules")[0] == 404
+    status, body = spoke_server.request("GET", f"{spoke_server.api}/api/v1/modules")
+    assert (status, body) == (200, [])
+    status, metrics = spoke_server.request("GET", f"{spoke_server.health}/metrics")
+    assert status == 200
+    assert 'spoke_http_requests_total{method="GET",route="/api/v1/modules",status="200"}' in metrics
+
+
+def test_filesystem_data_survives_a_restart(tmp_path: Path) -> None:
+    first = start_server(tmp_path, name="first")
+    try:
+        assert first.request("POST", f"{first.api}/api/v1/modules", {"name": "demo"})[0] == 201
+        status, _ = first.request(
+            "POST",
+            f"{first.api}/api/v1/modules/demo/versions",
+            {"version": "1.0.0", "files": [{"path": "demo/ping.proto", "content": PROTO}]},
+        )
+        assert status == 201
+    finally:
+        first.process.send_signal(signal.SIGTERM)
+        assert first.process.wait(timeout=30) == 0
+    second = start_server(tmp_path, name="second")
+    try:
+        status, body = second.request(
+            "GET", f"{second.api}/api/v1/modules/demo/versions/latest/files/demo/ping.proto"
+        )
+        assert status == 200
+        assert body["content"] == PROTO
+    finally:
+        second.process.terminate()
+        second.process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_server_cleanly(tmp_path: Path, signum: int) -> None:
+    server = start_server(tmp_path)
+    server.process.send_signal(signum)
+    assert server.process.wait(timeout=30) == 0
+    assert "shutting down" in server.log()
+    assert "Traceback" not in server.log()
+
+
+def test_logs_are_json_lines_on_stdout(spoke_server: RunningServer) -> None:
+    import json
+
+    spoke_server.process.send_signal(signal.SIGTERM)
+    spoke_server.process.wait(timeout=30)
+    lines = [line for line in spoke_server.log().splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        entry = json.loads(line)
+        assert {"timestamp", "level", "logger", "message"} <= set(entry)
+
+
+def _run_serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SPOKE_")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "spoke", "serve"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SPOKE_PORT": "eighty"}, "SPOKE_PORT: expected a port number, got 'eighty'"),
+        ({"SPOKE_PORT": "9100", "SPOKE_HEALTH_PORT": "9100"}, "SPOKE_HEALTH_PORT: must differ"),
+        ({"SPOKE_STORAGE_TYPE": "cassandra"}, "SPOKE_STORAGE_TYPE: unknown storage backend"),
+        ({"SPOKE_CACHE_TYPE": "memcached"}, "SPOKE_CACHE_TYPE: unknown cache backend"),
+    ],
+)
+def test_bad_configuration_stops_startup_with_one_line_and_exit_2(
+    env: dict[str, str], expected: str
+) -> None:
+    result = _run_serve(env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+
+
+def test_a_port_in_use_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _run_serve(
+            {
+                "SPOKE_HOST": "127.0.0.1",
+                "SPOKE_PORT": str(port),
+                "SPOKE_HEALTH_PORT": str(free_port()),
+                "SPOKE_FILESYSTEM_ROOT": str(tmp_path),
+            }
+        )
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr
+    assert "Traceback" not in result.stderr
