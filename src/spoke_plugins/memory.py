@@ -84,11 +84,13 @@ class MemoryStorage:
 
     def list_modules(self, *, prefix: str, limit: int, offset: int) -> Page[Module]:
         with self._lock:
-            start = bisect.bisect_left(self._module_names, prefix)
-            end = bisect.bisect_left(self._module_names, prefix + "\U0010ffff") if prefix else None
-            names = self._module_names[start:end]
-            page = names[offset : offset + limit]
-            return Page(tuple(self._with_latest(self._modules[n]) for n in page), len(names))
+            names = self._module_names
+            start = bisect.bisect_left(names, prefix)
+            end = bisect.bisect_left(names, prefix + "\U0010ffff") if prefix else len(names)
+            # Slice only the page: the cost is O(log n + page), not O(matching modules).
+            first = min(start + offset, end)
+            page = names[first : min(first + limit, end)]
+            return Page(tuple(self._with_latest(self._modules[n]) for n in page), end - start)
 
     def create_version(self, *, version: Version) -> None:
         with self._lock:
