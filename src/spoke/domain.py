@@ -191,9 +191,7 @@ class Version:
 
     def same_content(self, other: Version) -> bool:
         """True when ``other`` holds the same files and dependency pins (a safe CI retry)."""
-        return self.files == other.files and sorted(self.dependencies) == sorted(
-            other.dependencies
-        )
+        return self.files == other.files and sorted(self.dependencies) == sorted(other.dependencies)
 
     def to_dict(self) -> dict[str, Any]:
         return {

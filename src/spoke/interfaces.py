@@ -19,7 +19,7 @@ from spoke.domain import CompatibilityPolicy, DependencyRef, Module, Page, Versi
 __all__ = ["BlobStore", "Cache", "RegistryStats", "Storage", "VersionAlreadyStored"]
 
 
-class VersionAlreadyStored(Exception):  # noqa: N818 - a signal to the service, not a client error
+class VersionAlreadyStored(Exception):
     """Raised by :meth:`Storage.create_version` when the version exists; carries the stored one.
 
     The service decides what the client sees: the stored version again (200) when the content is

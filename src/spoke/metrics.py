@@ -92,11 +92,15 @@ class Metrics:
             registry=self.registry,
         )
         self.cache_hits = Counter(
-            "spoke_cache_hits_total", "Cache lookups that found a value.", ["cache"],
+            "spoke_cache_hits_total",
+            "Cache lookups that found a value.",
+            ["cache"],
             registry=self.registry,
         )
         self.cache_misses = Counter(
-            "spoke_cache_misses_total", "Cache lookups that found nothing.", ["cache"],
+            "spoke_cache_misses_total",
+            "Cache lookups that found nothing.",
+            ["cache"],
             registry=self.registry,
         )
         self.cache_errors = Counter(

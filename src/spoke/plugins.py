@@ -70,6 +70,9 @@ class CacheBackend(_BackendDescriptor[Cache]):
     """A cache backend: ``factory(settings)`` returns a :class:`spoke.interfaces.Cache`."""
 
 
+D = TypeVar("D", "StorageBackend", "BlobBackend", "CacheBackend")
+
+
 class HookSpecs:
     """The hooks a Spoke plugin may implement. Every hook is optional."""
 
@@ -105,7 +108,7 @@ class PluginFailure:
     error: str
 
 
-class UnknownBackend(LookupError):  # noqa: N818 - reads as "unknown backend" in messages
+class UnknownBackend(LookupError):
     """The settings name a backend no loaded plugin provides."""
 
     def __init__(self, kind: str, name: str, variable: str, catalog: BackendCatalog) -> None:
@@ -198,10 +201,8 @@ class PluginRegistry:
             failures=tuple(failures),
         )
 
-    def _collect(
-        self, hook_name: str, kind: type[_BackendDescriptor[B]], failures: list[PluginFailure]
-    ) -> list[_BackendDescriptor[B]]:
-        found: dict[str, _BackendDescriptor[B]] = {}
+    def _collect(self, hook_name: str, kind: type[D], failures: list[PluginFailure]) -> list[D]:
+        found: dict[str, D] = {}
         for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
             plugin_name = impl.plugin_name
             try:

@@ -18,7 +18,8 @@ _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(
     rf"^v?(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
     rf"(?:-(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*))?"
-    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
+    re.ASCII,  # \d must not match other scripts' digits
 )
 _MAX_LENGTH = 128
 _MAX_NUMBER_DIGITS = 18  # keeps every number inside a signed 64-bit column
@@ -78,7 +79,7 @@ def parse_semver(text: str) -> SemVer:
         raise ValueError("version must be a string")
     if len(text) > _MAX_LENGTH:
         raise ValueError(f"version is longer than {_MAX_LENGTH} characters")
-    match = _SEMVER.match(text)
+    match = _SEMVER.fullmatch(text)  # fullmatch: "$" would accept a final newline
     if not match:
         raise ValueError(
             f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD])"

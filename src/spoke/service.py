@@ -41,7 +41,7 @@ from spoke.errors import (
 from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
 from spoke.metrics import Metrics
 from spoke.protobuf import CompilationFailed, CompileResult, compile_files, well_known_paths
-from spoke.validation import validate_module_name, validate_path, validate_version
+from spoke.validation import validate_module_name, validate_version
 
 __all__ = ["FileContent", "PushRequest", "PushResult", "RegistryService", "ValidationResult"]
 

@@ -23,16 +23,16 @@ __all__ = [
 ]
 
 MODULE_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,127}$"
-_MODULE_NAME = re.compile(MODULE_NAME_PATTERN)
+_MODULE_NAME = re.compile(MODULE_NAME_PATTERN, re.ASCII)
 MAX_PATH_LENGTH = 512
 # Printable ASCII without space, backslash and the characters shells and URLs treat specially:
 # what real .proto trees use, and nothing a path could be abused with.
-_PATH_CHARS = re.compile(r"^[A-Za-z0-9._/+-]+$")
+_PATH_CHARS = re.compile(r"[A-Za-z0-9._/+-]+", re.ASCII)
 
 
 def validate_module_name(name: object) -> ModuleName:
     """A module name: lowercase letter first, then up to 127 of ``a-z 0-9 . _ -``."""
-    if not isinstance(name, str) or not _MODULE_NAME.match(name):
+    if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name):
         raise Unprocessable(
             f"invalid module name {name!r}: use a lowercase letter followed by up to 127 "
             "lowercase letters, digits, '.', '_' or '-'",
@@ -51,7 +51,9 @@ def validate_version(version: object) -> tuple[VersionString, SemVer]:
     try:
         parsed = parse_semver(version)
     except ValueError as exc:
-        raise Unprocessable(str(exc), code="invalid_version", details={"version": version}) from None
+        raise Unprocessable(
+            str(exc), code="invalid_version", details={"version": version}
+        ) from None
     return VersionString(str(parsed)), parsed
 
 
@@ -85,7 +87,7 @@ def _path_problem(path: object) -> str | None:
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "path must not contain empty, '.' or '..' segments"
-    if not _PATH_CHARS.match(path):
+    if not _PATH_CHARS.fullmatch(path):
         return "path may contain only letters, digits and . _ - + /"
     return None
 

@@ -94,8 +94,8 @@ class Application:
     """Everything one Spoke process serves: the API app, the health app, and what they share."""
 
     settings: Settings
-    api: falcon.App
-    health: falcon.App
+    api: falcon.App[falcon.Request, falcon.Response]
+    health: falcon.App[falcon.Request, falcon.Response]
     service: RegistryService
     readiness: Readiness
     metrics: Metrics
@@ -153,7 +153,9 @@ def create_app(
     )
 
 
-def _add_routes(api: falcon.App, service: RegistryService, max_body_bytes: int) -> None:
+def _add_routes(
+    api: falcon.App[falcon.Request, falcon.Response], service: RegistryService, max_body_bytes: int
+) -> None:
     def make(cls: type) -> object:
         return cls(service, max_body_bytes=max_body_bytes)
 

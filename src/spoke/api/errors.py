@@ -78,7 +78,7 @@ def _unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception, para
     )
 
 
-def install_error_handlers(app: falcon.App) -> None:
+def install_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Register the handlers on ``app``. Later registrations win for more specific types."""
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(SpokeError, _spoke_error)

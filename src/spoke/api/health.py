@@ -105,7 +105,7 @@ class _Metrics:
 
 def create_health_app(
     *, readiness: Readiness, metrics: Metrics, metrics_enabled: bool
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     """The falcon app of the health listener."""
     app = falcon.App()
     install_error_handlers(app)

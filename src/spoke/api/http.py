@@ -44,9 +44,7 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
     if not raw:
         raise InvalidRequest("the request body is empty; send a JSON object")
     content_type = (req.content_type or "application/json").split(";")[0].strip().lower()
-    if content_type not in ("application/json", "text/json") and not content_type.endswith(
-        "+json"
-    ):
+    if content_type not in ("application/json", "text/json") and not content_type.endswith("+json"):
         raise InvalidRequest(
             f"unsupported content type {content_type!r}; send application/json",
             code="unsupported_media_type",

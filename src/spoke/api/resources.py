@@ -122,9 +122,7 @@ class VersionsResource(_Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         body = read_json(req, max_bytes=self.max_body_bytes)
-        expect_fields(
-            body, required=["version", "files"], optional=["dependencies", "source_info"]
-        )
+        expect_fields(body, required=["version", "files"], optional=["dependencies", "source_info"])
         request = PushRequest(
             version=validate_version(body["version"])[0],
             files=parse_files(body["files"]),
@@ -161,7 +159,7 @@ class FileResource(_Resource):
         self, req: falcon.Request, resp: falcon.Response, name: str, version: str, path: str
     ) -> None:
         raw = req.get_param_as_bool("raw", default=False)
-        found, file = self.service.get_file(module=name, version=version, path=path)
+        _, file = self.service.get_file(module=name, version=version, path=path)
         if _set_version_caching(req, resp, version, f"{file.sha256}{'-raw' if raw else ''}"):
             return
         if raw:
@@ -239,7 +237,9 @@ class ValidateResource(_Resource):
 def parse_files(raw: Any) -> dict[str, str]:
     """``[{"path", "content"}]`` into a path -> text mapping, refusing anything doubtful."""
     if not isinstance(raw, list):
-        raise InvalidRequest("'files' must be a list of {path, content}", details={"field": "files"})
+        raise InvalidRequest(
+            "'files' must be a list of {path, content}", details={"field": "files"}
+        )
     if not raw:
         raise InvalidRequest("'files' is empty; a version needs at least one .proto file")
     if len(raw) > MAX_FILES:
@@ -296,4 +296,3 @@ def parse_source_info(raw: Any) -> SourceInfo | None:
         commit_sha=optional_str(raw, "commit_sha", max_length=MAX_SOURCE_FIELD),
         branch=optional_str(raw, "branch", max_length=MAX_SOURCE_FIELD),
     )
-
