@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from spoke.domain import DependencyRef, FileRef, ModuleName, Version, VersionString
 from spoke.errors import ModuleNotFound, Unprocessable, VersionNotFound
 from spoke.interfaces import Storage
+from spoke.validation import find_path_clash
 
 __all__ = ["DependencyResolver"]
 
@@ -106,6 +107,17 @@ class DependencyResolver:
                             "dependencies": [str(existing[1]), str(owner)],
                         },
                     )
+        clash = find_path_clash(provided)
+        if clash is not None:
+            raise Unprocessable(
+                f"dependencies {provided[clash[0]][1]} and {provided[clash[1]][1]} provide "
+                f"{clash[0]!r} both as a file and as a directory",
+                code="dependency_conflict",
+                details={
+                    "path": clash[1],
+                    "dependencies": [str(provided[clash[0]][1]), str(provided[clash[1]][1])],
+                },
+            )
         return provided
 
     def dependents(self, *, module: str, version: str, direct: bool) -> list[DependencyRef]:

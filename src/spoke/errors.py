@@ -22,6 +22,7 @@ __all__ = [
     "PayloadTooLarge",
     "SpokeError",
     "Unprocessable",
+    "UnsupportedMediaType",
     "VersionExists",
     "VersionNotFound",
 ]
@@ -124,6 +125,13 @@ class PayloadTooLarge(SpokeError):
 
     status = 413
     default_code = "payload_too_large"
+
+
+class UnsupportedMediaType(SpokeError):
+    """The body is not JSON (415)."""
+
+    status = 415
+    default_code = "unsupported_media_type"
 
 
 class Unprocessable(SpokeError):

@@ -41,7 +41,7 @@ from spoke.errors import (
 from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
 from spoke.metrics import Metrics
 from spoke.protobuf import CompilationFailed, CompileResult, compile_files, well_known_paths
-from spoke.validation import validate_module_name, validate_version
+from spoke.validation import find_path_clash, validate_module_name, validate_version
 
 __all__ = ["FileContent", "PushRequest", "PushResult", "RegistryService", "ValidationResult"]
 
@@ -328,6 +328,13 @@ class RegistryService:
                     code="invalid_path",
                     details={"path": path, "dependency": str(owner[1])},
                 )
+        clash = find_path_clash([*files, *provided])
+        if clash is not None:
+            raise Unprocessable(
+                f"{clash[0]!r} is a file, so {clash[1]!r} cannot be inside it",
+                code="invalid_path",
+                details={"path": clash[1]},
+            )
         include = {
             path: self.read_blob(ref.sha256).decode("utf-8") for path, (ref, _) in provided.items()
         }

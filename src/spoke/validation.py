@@ -8,6 +8,7 @@ Each check raises :class:`spoke.errors.Unprocessable` with a stable code (``inva
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from spoke.domain import DependencyRef, ModuleName, VersionString
 from spoke.errors import Unprocessable
@@ -16,6 +17,7 @@ from spoke.semver import SemVer, parse_semver
 __all__ = [
     "MAX_PATH_LENGTH",
     "MODULE_NAME_PATTERN",
+    "find_path_clash",
     "validate_dependency",
     "validate_module_name",
     "validate_path",
@@ -25,6 +27,7 @@ __all__ = [
 MODULE_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,127}$"
 _MODULE_NAME = re.compile(MODULE_NAME_PATTERN, re.ASCII)
 MAX_PATH_LENGTH = 512
+MAX_SEGMENT_LENGTH = 255  # a file name on every common filesystem
 # Printable ASCII without space, backslash and the characters shells and URLs treat specially:
 # what real .proto trees use, and nothing a path could be abused with.
 _PATH_CHARS = re.compile(r"[A-Za-z0-9._/+-]+", re.ASCII)
@@ -87,8 +90,25 @@ def _path_problem(path: object) -> str | None:
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "path must not contain empty, '.' or '..' segments"
+    if any(len(segment) > MAX_SEGMENT_LENGTH for segment in segments):
+        return f"a path segment is longer than {MAX_SEGMENT_LENGTH} characters"
     if not _PATH_CHARS.fullmatch(path):
         return "path may contain only letters, digits and . _ - + /"
+    return None
+
+
+def find_path_clash(paths: Iterable[str]) -> tuple[str, str] | None:
+    """A pair ``(file, path inside it)`` when one file's path is another file's directory.
+
+    ``a.proto`` and ``a.proto/b.proto`` cannot both exist in one import tree.
+    """
+    files = set(paths)
+    for path in sorted(files):
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            directory = "/".join(parts[:depth])
+            if directory in files:
+                return directory, path
     return None
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import falcon
 
 from spoke.domain import Page
-from spoke.errors import InvalidRequest, PayloadTooLarge
+from spoke.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -45,9 +45,9 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest("the request body is empty; send a JSON object")
     content_type = (req.content_type or "application/json").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/json") and not content_type.endswith("+json"):
-        raise InvalidRequest(
+        raise UnsupportedMediaType(
             f"unsupported content type {content_type!r}; send application/json",
-            code="unsupported_media_type",
+            details={"content_type": content_type[:100]},
         )
     try:
         body = json.loads(raw)
@@ -55,7 +55,28 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest(f"the request body is not valid JSON: {_short(exc)}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text can hold: refuse it
+    # here, before it can be stored or echoed into a response that then cannot be encoded.
+    if b"\\ud" in raw.lower() and _holds_lone_surrogate(body):
+        raise InvalidRequest("the request body holds a lone surrogate (\\ud800-\\udfff escape)")
     return body
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:
@@ -139,7 +160,9 @@ def send_page(
         params = {k: v for k, v in req.params.items() if k not in ("limit", "offset")}
         params.update(limit=str(pagination.limit), offset=str(next_offset))
         # Written by hand: RFC 8288 examples quote the relation type, and clients match on it.
-        resp.append_header("Link", f'<{req.path}?{urlencode(sorted(params.items()))}>; rel="next"')
+        resp.append_header(
+            "Link", f'<{req.path}?{urlencode(sorted(params.items()), doseq=True)}>; rel="next"'
+        )
 
 
 def conditional_immutable(req: falcon.Request, resp: falcon.Response, *, etag: str) -> bool:

@@ -251,6 +251,8 @@ def parse_files(raw: Any) -> dict[str, str]:
                 f"files[{index}] must be an object with exactly 'path' and 'content'",
                 details={"index": index},
             )
+        if not isinstance(item["path"], str):
+            raise InvalidRequest(f"files[{index}].path must be a string", details={"index": index})
         path = validate_path(item["path"])
         content = item["content"]
         if not isinstance(content, str):
