@@ -158,7 +158,9 @@ def fake_distribution(tmp_path: Path) -> Iterator[Path]:
     )
     dist = tmp_path / "fake_spoke_plugins-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-spoke-plugins\nVersion: 1.0\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake-spoke-plugins\nVersion: 1.0\n"
+    )
     (dist / "entry_points.txt").write_text(
         "[spoke-test]\nbroken = broken_spoke_plugin\ngood = good_spoke_plugin\n"
     )
