@@ -8,6 +8,7 @@ from typing import NoReturn
 import click
 
 from spoke import __version__
+from spoke.errors import SpokeError
 from spoke.settings import SETTINGS, Settings, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -51,6 +52,11 @@ def serve() -> None:
         application = create_app(settings)
     except UnknownBackend as exc:
         _fail_config(f"{exc.variable}: {exc.message}")
+    except SettingsError as exc:  # a plugin's own option is wrong
+        _fail_config(str(exc))
+    except SpokeError as exc:  # a backend that cannot start (unreachable, unreadable)
+        click.echo(f"spoke: cannot start: {exc.message}", err=True)
+        sys.exit(1)
     try:
         server = SpokeServer(application)
     except OSError as exc:

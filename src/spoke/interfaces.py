@@ -3,8 +3,8 @@
 Backends are shared by all server threads, so every implementation must be thread-safe. Methods
 take keyword arguments only. Each docstring says what the method raises; a backend translates its
 driver's exceptions into these (a lost connection is :class:`spoke.errors.BackendUnavailable`)
-and never lets a driver exception out. The contract suite in ``tests/contract/`` checks all of it
-against each backend (see ``docs/plugins.md``).
+and never lets a driver exception out. The contract suite in :mod:`spoke.testing.contract`
+checks all of it against each backend (see ``docs/plugins.md``).
 """
 
 from __future__ import annotations

@@ -80,8 +80,9 @@ class HookSpecs:
     def spoke_storage_backends(self) -> Sequence[StorageBackend]:  # type: ignore[empty-body]
         """Return the storage backends this plugin provides.
 
-        Called once when the plugin registry is built. Return a list of :class:`StorageBackend`;
-        do not connect to anything here: the factory does that when the backend is selected
+        Called whenever Spoke lists backends (at startup, by ``spoke plugins``), so it must be
+        cheap and free of side effects. Return a list of :class:`StorageBackend`; do not connect
+        to anything here: the factory does that when the backend is selected
         (``SPOKE_STORAGE_TYPE=<name>``).
 
         Example::
@@ -149,7 +150,11 @@ class BackendCatalog:
         for descriptor in self.blob:
             if descriptor.name == name:
                 return descriptor
-        raise UnknownBackend("blob", name, "SPOKE_BLOB_TYPE", self)
+        error = UnknownBackend("blob", name, "SPOKE_BLOB_TYPE", self)
+        if any(d.name == name for d in self.storage):
+            # SPOKE_BLOB_TYPE unset follows the storage type; a storage-only plugin needs it set.
+            error.message += "; set SPOKE_BLOB_TYPE to one of the installed blob backends"
+        raise error
 
     def cache_backend(self, name: str) -> CacheBackend:
         """The cache backend called ``name``. Raises :class:`UnknownBackend`."""
@@ -168,15 +173,51 @@ class PluginRegistry:
         self.failures: list[PluginFailure] = []
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object (a module or any object with ``@hookimpl`` methods)."""
+        """Register a plugin object (a module or any object with ``@hookimpl`` methods).
+
+        A name clash, a hook with a wrong signature or a hook name Spoke does not define is
+        recorded as a :class:`PluginFailure` and the plugin is left out; it never stops Spoke.
+        """
+        label = name or repr(plugin)
         try:
             self.manager.register(plugin, name=name)
-        except ValueError as exc:  # a name clash or a second registration
-            self.failures.append(PluginFailure(name or repr(plugin), str(exc)))
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            self.failures.append(PluginFailure(label, str(exc)))
+            return
+        # A misspelt hook (spoke_storage_backend without the s) would otherwise be ignored.
+        unknown = [
+            impl.function.__name__
+            for hook in self.manager.hook.__dict__.values()
+            if isinstance(hook, pluggy.HookCaller) and not hook.has_spec()
+            for impl in hook.get_hookimpls()
+            if impl.plugin is plugin
+        ]
+        if unknown:
+            self.manager.unregister(plugin)
+            self.failures.append(
+                PluginFailure(label, f"unknown hook(s): {', '.join(sorted(unknown))}")
+            )
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Import and register every entry point of ``group``; a failing one is recorded."""
+        """Import and register every entry point of ``group``; a failing one is recorded.
+
+        Two entry points with one name (two distributions both calling theirs ``memory``) are
+        a failure of the second: which one would win must never depend on install order.
+        """
+        seen: dict[str, str] = {}
         for entry_point in importlib.metadata.entry_points(group=group):
+            distribution = entry_point.dist.name if entry_point.dist else "?"
+            if entry_point.name in seen:
+                if seen[entry_point.name] != entry_point.value:
+                    self.failures.append(
+                        PluginFailure(
+                            entry_point.name,
+                            f"entry point name already used by {seen[entry_point.name]} "
+                            f"(ignored {entry_point.value} from {distribution})",
+                        )
+                    )
+                continue
+            seen[entry_point.name] = entry_point.value
             if self.manager.get_plugin(entry_point.name) is not None:
                 continue
             try:

@@ -15,7 +15,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["SETTINGS", "SettingSpec", "Settings", "SettingsError", "load_settings"]
+__all__ = [
+    "SETTINGS",
+    "SettingSpec",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "parse_bool",
+    "parse_duration",
+    "parse_port",
+    "parse_size",
+]
 
 
 class SettingsError(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from spoke import __version__
@@ -40,3 +42,18 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["frobnicate"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+def test_serve_reports_a_backend_that_cannot_start_in_one_line(tmp_path: Path) -> None:
+    # A file where the data directory should be: the filesystem backend cannot start.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    result = CliRunner().invoke(
+        main,
+        ["serve"],
+        env={"SPOKE_FILESYSTEM_ROOT": str(blocker / "data"), "SPOKE_PORT": "18181"},
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("spoke: cannot start: ")
+    assert str(tmp_path) not in result.output
+    assert "Traceback" not in result.output

@@ -197,3 +197,58 @@ def test_descriptors_are_small_frozen_records() -> None:
     assert SimpleNamespace(name=descriptor.name, description=descriptor.description) == (
         SimpleNamespace(name="x", description="y")
     )
+
+
+def test_a_hook_with_a_wrong_signature_is_reported_not_fatal() -> None:
+    class WrongSignature:
+        @hookimpl
+        def spoke_storage_backends(self, settings: object) -> list[StorageBackend]:
+            return []
+
+    registry = create_plugin_registry()
+    registry.register(WrongSignature(), name="wrong-signature")
+    catalog = registry.catalog()
+    assert any(f.plugin == "wrong-signature" for f in catalog.failures)
+    assert "memory" in catalog.names("storage")
+
+
+def test_a_misspelt_hook_is_reported_and_the_plugin_left_out() -> None:
+    class Misspelt:
+        @hookimpl
+        def spoke_storage_backend(self) -> list[StorageBackend]:
+            return [StorageBackend("typo", "never offered", lambda s: MemoryStorage())]
+
+    registry = create_plugin_registry()
+    registry.register(Misspelt(), name="misspelt")
+    catalog = registry.catalog()
+    failure = next(f for f in catalog.failures if f.plugin == "misspelt")
+    assert failure.error == "unknown hook(s): spoke_storage_backend"
+    assert registry.manager.get_plugin("misspelt") is None
+
+
+def test_a_storage_only_plugin_gets_a_hint_to_set_the_blob_type() -> None:
+    registry = create_plugin_registry()
+    registry.register(_TinyPlugin(), name="tiny-plugin")
+    with pytest.raises(UnknownBackend) as caught:
+        build_backends(load_settings({"SPOKE_STORAGE_TYPE": "tiny"}), registry)
+    assert caught.value.variable == "SPOKE_BLOB_TYPE"
+    assert "set SPOKE_BLOB_TYPE" in caught.value.message
+
+
+def test_two_distributions_using_one_entry_point_name_is_reported(tmp_path: Path) -> None:
+    for dist_name, module in (("first", "first_spoke_plugin"), ("second", "second_spoke_plugin")):
+        (tmp_path / f"{module}.py").write_text("")
+        dist = tmp_path / f"{dist_name}-1.0.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.0\n")
+        (dist / "entry_points.txt").write_text(f"[spoke-dup]\nsame = {module}\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        registry = PluginRegistry()
+        registry.load_entry_points(group="spoke-dup")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in ("first_spoke_plugin", "second_spoke_plugin"):
+            sys.modules.pop(name, None)
+    assert len(registry.failures) == 1
+    assert "entry point name already used" in registry.failures[0].error
