@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from spoke.interfaces import RegistryStats
 
-__all__ = ["Metrics"]
+__all__ = ["InstrumentedBackend", "Metrics"]
 
 _LATENCY_BUCKETS = (
     0.0005,
@@ -66,11 +66,27 @@ class _RegistryCollector(Collector):
         return iter(())
 
 
+class _QueueDepthCollector(Collector):
+    def __init__(self, depth: Callable[[], int]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "spoke_http_queue_depth",
+            "API requests accepted and waiting for a free worker thread (SPOKE_THREADS).",
+            self._depth(),
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 class Metrics:
     """Every metric Spoke exports, registered in its own :class:`CollectorRegistry`."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._request_children = {}
         self.http_requests = Counter(
             "spoke_http_requests_total",
             "HTTP requests answered by the API listener.",
@@ -122,14 +138,30 @@ class Metrics:
             registry=self.registry,
         )
 
+    _request_children: dict[tuple[str, str, int], tuple[Any, Any]]
+
     def track_registry(self, stats: Callable[[], RegistryStats]) -> None:
         """Export module and version counts taken from ``stats`` at scrape time."""
         self.registry.register(_RegistryCollector(stats))
 
+    def track_queue_depth(self, depth: Callable[[], int]) -> None:
+        """Export ``spoke_http_queue_depth``: requests waiting for a free worker thread."""
+        self.registry.register(_QueueDepthCollector(depth))
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered API request."""
-        self.http_requests.labels(method, route, str(status)).inc()
-        self.http_duration.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # Label lookups take a lock and build tuples; the set of keys is small and bounded
+            # (methods x route templates x statuses), so the children are kept.
+            children = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class InstrumentedBackend:

@@ -49,6 +49,12 @@ class SpokeServer:
         self.health_server = create_server(
             application.health, map=self._map, port=settings.health_port, threads=2, **common
         )
+        dispatcher = self.api_server.task_dispatcher
+        application.metrics.track_queue_depth(lambda: len(dispatcher.queue))
+        # waitress logs a warning for every request that has to wait for a worker, from the one
+        # thread doing all socket I/O; under load that costs throughput and floods the logs. The
+        # queue depth is exported as spoke_http_queue_depth instead.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     @property
     def api_port(self) -> int:

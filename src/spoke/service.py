@@ -39,6 +39,7 @@ from spoke.errors import (
     VersionNotFound,
 )
 from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
+from spoke.lru import ObjectLRU
 from spoke.metrics import Metrics
 from spoke.protobuf import CompilationFailed, CompileResult, compile_files, well_known_paths
 from spoke.validation import find_path_clash, validate_module_name, validate_version
@@ -111,6 +112,20 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class _IndexedVersion:
+    """A version with its files indexed by path."""
+
+    __slots__ = ("files", "version")
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self.files = {ref.path: ref for ref in version.files}
+
+
+# Decoded versions kept in process; a 50-file version takes about 30 KB.
+HOT_VERSIONS = 1024
+
+
 class RegistryService:
     """Use cases of the registry over one storage, one blob store and one cache."""
 
@@ -130,6 +145,9 @@ class RegistryService:
         self.clock = clock
         self.dependencies = DependencyResolver(storage=storage, get_version=self.get_version)
         self._well_known = well_known_paths()
+        self._hot_versions: ObjectLRU[tuple[str, str], _IndexedVersion] = ObjectLRU(
+            max_items=HOT_VERSIONS
+        )
 
     # Modules -------------------------------------------------------------------------------
 
@@ -234,16 +252,27 @@ class RegistryService:
 
         Raises ``ModuleNotFound``, ``VersionNotFound``, ``Unprocessable`` (``invalid_version``).
         """
+        return self._indexed_version(module, version).version
+
+    def _indexed_version(self, module: str, version: str) -> _IndexedVersion:
         if version == "latest":
-            return self.storage.get_latest_version(module=module)
+            return _IndexedVersion(self.storage.get_latest_version(module=module))
+        # Exact versions never change: the decoded record is kept under the string the client
+        # used, so the hot path skips version parsing, JSON decoding and record building.
+        hot = self._hot_versions.get((module, version))
+        if hot is not None:
+            return hot
         normalized, _ = validate_version(version)
         key = f"version:{module}:{normalized}"
         cached = self.cache.get(key)
         if cached is not None:
-            return Version.from_dict(json.loads(cached))
-        found = self.storage.get_version(module=module, version=normalized)
-        self.cache.set(key, json.dumps(found.to_dict()).encode())
-        return found
+            found = Version.from_dict(json.loads(cached))
+        else:
+            found = self.storage.get_version(module=module, version=normalized)
+            self.cache.set(key, json.dumps(found.to_dict()).encode())
+        indexed = _IndexedVersion(found)
+        self._hot_versions.put((module, version), indexed)
+        return indexed
 
     def list_versions(self, *, module: str, limit: int, offset: int) -> Page[Version]:
         """A module's versions, newest semver first. Raises ``ModuleNotFound``."""
@@ -266,19 +295,29 @@ class RegistryService:
 
     def version_files(self, version: Version) -> list[FileContent]:
         """Every file of a version with its text."""
-        return [self._content(version, ref) for ref in version.files]
+        return [self.read_file(ref) for ref in version.files]
 
     def get_file(self, *, module: str, version: str, path: str) -> tuple[Version, FileContent]:
         """One file of a version. Raises the not-found errors, ``FileNotFound`` included."""
-        found = self.get_version(module=module, version=version)
-        for ref in found.files:
-            if ref.path == path:
-                return found, self._content(found, ref)
-        raise FileNotFound(module, found.version, path)
+        found, ref = self.find_file(module=module, version=version, path=path)
+        return found, self.read_file(ref)
 
-    def _content(self, version: Version, ref: FileRef) -> FileContent:
-        text = self.read_blob(ref.sha256).decode("utf-8")
-        return FileContent(path=ref.path, content=text, sha256=ref.sha256, size=ref.size)
+    def find_file(self, *, module: str, version: str, path: str) -> tuple[Version, FileRef]:
+        """The version and the reference of one of its files, without reading its bytes."""
+        indexed = self._indexed_version(module, version)
+        ref = indexed.files.get(path)
+        if ref is None:
+            raise FileNotFound(module, indexed.version.version, path)
+        return indexed.version, ref
+
+    def read_file(self, ref: FileRef) -> FileContent:
+        """The text of a file a version references."""
+        return FileContent(
+            path=ref.path,
+            content=self.read_blob(ref.sha256).decode("utf-8"),
+            sha256=ref.sha256,
+            size=ref.size,
+        )
 
     def descriptor_set(self, version: Version) -> bytes:
         """The serialized FileDescriptorSet stored with a version."""

@@ -10,10 +10,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
-from time import monotonic
 
 from spoke.domain import (
     CompatibilityPolicy,
@@ -26,6 +24,7 @@ from spoke.domain import (
 )
 from spoke.errors import ModuleExists, ModuleNotFound, VersionNotFound
 from spoke.interfaces import RegistryStats, VersionAlreadyStored
+from spoke.lru import LRUCache
 from spoke.plugins import BlobBackend, CacheBackend, StorageBackend, hookimpl
 from spoke.settings import Settings
 
@@ -208,67 +207,6 @@ class MemoryBlobStore:
 
     def close(self) -> None:
         return None
-
-
-class LRUCache:
-    """A least-recently-used cache bounded by the total size of its values in bytes.
-
-    A value larger than the whole budget is not cached. Entries with a ttl expire lazily on read.
-    """
-
-    def __init__(self, *, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
-        self._size = 0
-
-    @property
-    def size_bytes(self) -> int:
-        """Bytes held now."""
-        return self._size
-
-    def get(self, *, key: str) -> bytes | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            value, expires = entry
-            if expires is not None and monotonic() >= expires:
-                self._remove(key)
-                return None
-            self._entries.move_to_end(key)
-            return value
-
-    def set(self, *, key: str, value: bytes, ttl: float | None = None) -> None:
-        size = len(value)
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
-            if size > self.max_bytes:
-                return
-            expires = monotonic() + ttl if ttl is not None else None
-            self._entries[key] = (value, expires)
-            self._size += size
-            while self._size > self.max_bytes:
-                oldest = next(iter(self._entries))
-                self._remove(oldest)
-
-    def delete(self, *, key: str) -> None:
-        with self._lock:
-            if key in self._entries:
-                self._remove(key)
-
-    def check(self) -> None:
-        return None
-
-    def close(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._size = 0
-
-    def _remove(self, key: str) -> None:
-        value, _ = self._entries.pop(key)
-        self._size -= len(value)
 
 
 class NullCache:

@@ -25,6 +25,7 @@ def test_api_and_health_are_served_on_separate_ports(spoke_server: RunningServer
     status, metrics = spoke_server.request("GET", f"{spoke_server.health}/metrics")
     assert status == 200
     assert 'spoke_http_requests_total{method="GET",route="/api/v1/modules",status="200"}' in metrics
+    assert "spoke_http_queue_depth 0.0" in metrics
 
 
 def test_filesystem_data_survives_a_restart(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-import spoke_plugins.memory as memory
-from spoke_plugins.memory import LRUCache
+import spoke.lru as lru_module
+from spoke.lru import LRUCache, ObjectLRU
 
 
 class FakeClock:
@@ -22,7 +22,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(memory, "monotonic", fake)
+    monkeypatch.setattr(lru_module, "monotonic", fake)
     return fake
 
 
@@ -184,3 +184,13 @@ def test_thread_safety_smoke() -> None:
     held = [cache.get(key=k) for k in keys]
     assert sum(len(v) for v in held if v is not None) == cache.size_bytes
     assert cache.size_bytes <= 4096
+
+
+def test_object_lru_keeps_at_most_max_items_and_evicts_the_least_recent() -> None:
+    cache: ObjectLRU[str, int] = ObjectLRU(max_items=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "a" is now the most recent
+    cache.put("c", 3)
+    assert cache.get("b") is None
+    assert (cache.get("a"), cache.get("c"), len(cache)) == (1, 3, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import falcon
@@ -23,6 +24,7 @@ from spoke.api.representations import (
 )
 from spoke.domain import DependencyRef, SourceInfo, Version
 from spoke.errors import InvalidRequest
+from spoke.lru import LRUCache
 from spoke.service import PushRequest, RegistryService, check_policy
 from spoke.validation import (
     validate_dependency,
@@ -48,6 +50,8 @@ MAX_DESCRIPTION = 4096
 MAX_FILES = 10_000
 MAX_SOURCE_FIELD = 1024
 NO_CACHE = ["no-cache"]
+# Encoded answers of file GETs kept per resource; files are immutable, so entries never go stale.
+RENDERED_BODY_BUDGET = 16 * 1024 * 1024
 
 
 class _Resource:
@@ -153,20 +157,31 @@ class VersionResource(_Resource):
 
 
 class FileResource(_Resource):
-    """``/modules/{name}/versions/{version}/files/{path}``: one file, as JSON or raw text."""
+    """``/modules/{name}/versions/{version}/files/{path}``: one file, as JSON or raw text.
+
+    A file's bytes never change, so its encoded answer is kept (by sha256 and path, within a
+    byte budget) and sent as is: the hot path of builds fetching one file at a time.
+    """
+
+    def __init__(self, service: RegistryService, *, max_body_bytes: int) -> None:
+        super().__init__(service, max_body_bytes=max_body_bytes)
+        self._bodies = LRUCache(max_bytes=RENDERED_BODY_BUDGET)
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, name: str, version: str, path: str
     ) -> None:
         raw = req.get_param_as_bool("raw", default=False)
-        _, file = self.service.get_file(module=name, version=version, path=path)
-        if _set_version_caching(req, resp, version, f"{file.sha256}{'-raw' if raw else ''}"):
+        _, ref = self.service.find_file(module=name, version=version, path=path)
+        if _set_version_caching(req, resp, version, f"{ref.sha256}{'-raw' if raw else ''}"):
             return
-        if raw:
-            resp.content_type = "text/plain; charset=utf-8"
-            resp.text = file.content
-        else:
-            resp.media = file_body(file)
+        key = f"{'raw' if raw else 'json'}:{ref.sha256}:{ref.path}"
+        body = self._bodies.get(key=key)
+        if body is None:
+            file = self.service.read_file(ref)
+            body = file.content.encode() if raw else json.dumps(file_body(file)).encode()
+            self._bodies.set(key=key, value=body)
+        resp.content_type = "text/plain; charset=utf-8" if raw else falcon.MEDIA_JSON
+        resp.data = body
 
 
 class DescriptorResource(_Resource):
