@@ -94,3 +94,33 @@ def test_a_file_path_that_climbs_out_is_not_served(pushed: SpokeClient) -> None:
         result = pushed.simulate_get(url(path))
         assert result.status_code == 404, (path, result.text)
         assert_error(result, 404)
+
+
+def test_repeated_reads_in_any_order_give_each_representation_unchanged(
+    pushed: SpokeClient,
+) -> None:
+    # Answers are kept in process after the first read; the order of reads must not matter.
+    expected_json = {
+        path: {
+            "path": path,
+            "content": text,
+            "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "size": len(text.encode()),
+        }
+        for path, text in FILES.items()
+    }
+    for _ in range(3):
+        for path, text in FILES.items():
+            for version in ("1.0.0", "v1.0.0", "latest"):
+                assert pushed.simulate_get(url(path, version)).json == expected_json[path]
+                raw = pushed.simulate_get(url(path, version), params={"raw": "true"})
+                assert raw.text == text
+                assert raw.headers["content-type"].startswith("text/plain")
+
+
+def test_a_new_version_is_served_by_latest_after_earlier_reads(pushed: SpokeClient) -> None:
+    assert pushed.simulate_get(url(TOP, "latest")).json["content"] == FILES[TOP]
+    changed = {**FILES, TOP: FILES[TOP] + "// 1.1.0\n"}
+    assert push(pushed, "acme", "1.1.0", changed).status_code == 201
+    assert pushed.simulate_get(url(TOP, "latest")).json["content"] == changed[TOP]
+    assert pushed.simulate_get(url(TOP, "1.0.0")).json["content"] == FILES[TOP]

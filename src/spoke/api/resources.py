@@ -147,13 +147,27 @@ class VersionsResource(_Resource):
 
 
 class VersionResource(_Resource):
-    """``/modules/{name}/versions/{version}``: one version with its files."""
+    """``/modules/{name}/versions/{version}``: one version with its files.
+
+    An exact version's encoded answer is kept (within a byte budget) like a file's: it can never
+    change. ``latest`` is encoded on each request after resolving it.
+    """
+
+    def __init__(self, service: RegistryService, *, max_body_bytes: int) -> None:
+        super().__init__(service, max_body_bytes=max_body_bytes)
+        self._bodies = LRUCache(max_bytes=RENDERED_BODY_BUDGET)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         found = self._version(name, version)
         if _set_version_caching(req, resp, version, f"{found.fingerprint}:{found.version}"):
             return
-        resp.media = version_body(found, self.service.version_files(found))
+        key = f"{found.module_name}@{found.version}"
+        body = self._bodies.get(key=key)
+        if body is None:
+            body = json.dumps(version_body(found, self.service.version_files(found))).encode()
+            self._bodies.set(key=key, value=body)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = body
 
 
 class FileResource(_Resource):
