@@ -122,6 +122,48 @@ def _host(raw: str) -> str:
     return value
 
 
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in schemes or not rest:
+            # The value may hold a password: the message shows only its scheme.
+            raise ValueError(
+                f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
+                f" (got scheme {scheme[:20]!r})"
+            )
+        return value
+
+    return parse
+
+
+def _url_list(schemes: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    one = _url(schemes)
+
+    def parse(raw: str) -> tuple[str, ...]:
+        return tuple(one(part) for part in raw.split(",") if part.strip())
+
+    return parse
+
+
+def _bucket(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        raise ValueError(f"expected an S3 bucket name, got {raw!r}")
+    return value
+
+
+def _prefix(raw: str) -> str:
+    value = raw.strip().lstrip("/")
+    if ".." in value.split("/") or any(ord(ch) < 32 for ch in value):
+        raise ValueError(f"expected a key prefix such as spoke/, got {raw!r}")
+    return value
+
+
+def _secret(raw: str) -> str:
+    return raw.strip()
+
+
 def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("expected a directory path, got an empty value")
@@ -189,8 +231,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "SPOKE_CACHE_TYPE",
         "cache_type",
         _backend_name,
-        "memory",
-        "Cache backend plugin (`memory`, `none`, or a plugin's name).",
+        None,
+        "Cache backend plugin (`memory`, `none`, `redis`, or a plugin's name). Unset: `redis` "
+        "when SPOKE_REDIS_URL is set, else `memory`.",
     ),
     SettingSpec(
         "SPOKE_CACHE_ENABLED",
@@ -234,6 +277,113 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "true",
         "Serve Prometheus metrics on SPOKE_HEALTH_PORT at /metrics.",
     ),
+    SettingSpec(
+        "SPOKE_POSTGRES_URL",
+        "postgres_url",
+        _url(("postgresql", "postgres", "postgresql+psycopg2")),
+        None,
+        "Primary PostgreSQL of the `postgres` backends: `postgresql://user:pass@host:5432/db`.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_POSTGRES_REPLICA_URLS",
+        "postgres_replica_urls",
+        _url_list(("postgresql", "postgres", "postgresql+psycopg2")),
+        "",
+        "Comma-separated read replicas; reads go to healthy replicas, writes to the primary.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_POSTGRES_MAX_CONNS",
+        "postgres_max_conns",
+        _positive_int(1, 1000),
+        "10",
+        "Largest number of connections per pool (primary, and each replica).",
+    ),
+    SettingSpec(
+        "SPOKE_POSTGRES_MIN_CONNS",
+        "postgres_min_conns",
+        _positive_int(0, 1000),
+        "2",
+        "Connections each pool keeps open when idle.",
+    ),
+    SettingSpec(
+        "SPOKE_POSTGRES_TIMEOUT",
+        "postgres_timeout",
+        parse_duration,
+        "5s",
+        "Connect timeout, wait for a pooled connection, and statement timeout.",
+    ),
+    SettingSpec(
+        "SPOKE_S3_ENDPOINT",
+        "s3_endpoint",
+        _url(("http", "https")),
+        None,
+        "S3-compatible endpoint (unset: AWS S3 of SPOKE_S3_REGION).",
+    ),
+    SettingSpec("SPOKE_S3_REGION", "s3_region", _host, "us-east-1", "Region of the bucket."),
+    SettingSpec(
+        "SPOKE_S3_BUCKET",
+        "s3_bucket",
+        _bucket,
+        None,
+        "Bucket of the `s3` blob backend; when set and SPOKE_BLOB_TYPE is not, blobs go to S3.",
+    ),
+    SettingSpec(
+        "SPOKE_S3_PREFIX",
+        "s3_prefix",
+        _prefix,
+        "",
+        "Key prefix inside the bucket, e.g. `spoke/`.",
+    ),
+    SettingSpec(
+        "SPOKE_S3_ACCESS_KEY",
+        "s3_access_key",
+        _secret,
+        None,
+        "Access key id (unset: the default AWS credential chain).",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_S3_SECRET_KEY",
+        "s3_secret_key",
+        _secret,
+        None,
+        "Secret access key.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_S3_USE_PATH_STYLE",
+        "s3_use_path_style",
+        parse_bool,
+        "false",
+        "Address the bucket in the path (MinIO, moto, most S3-compatible servers).",
+    ),
+    SettingSpec(
+        "SPOKE_REDIS_URL",
+        "redis_url",
+        _url(("redis", "rediss", "redis+sentinel")),
+        None,
+        "Redis for the `redis` cache: `redis://host:6379/0` or "
+        "`redis+sentinel://host:26379,host2:26379/mymaster/0`. When set and SPOKE_CACHE_TYPE "
+        "is not, the cache is `redis`.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_REDIS_PASSWORD",
+        "redis_password",
+        _secret,
+        None,
+        "Redis password, when not in SPOKE_REDIS_URL.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SPOKE_REDIS_DB",
+        "redis_db",
+        _positive_int(0, 1023),
+        None,
+        "Redis database number, when not in SPOKE_REDIS_URL.",
+    ),
 )
 
 
@@ -253,13 +403,28 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     storage_type: str = "filesystem"
     blob_type: str | None = None
-    cache_type: str = "memory"
+    cache_type: str | None = None
     cache_enabled: bool = True
     l1_cache_size: int = 64 * 1024 * 1024
     filesystem_root: Path = Path("./spoke-data")
     log_level: str = "info"
     log_format: str = "json"
     metrics_enabled: bool = True
+    postgres_url: str | None = field(default=None, repr=False)
+    postgres_replica_urls: tuple[str, ...] = field(default=(), repr=False)
+    postgres_max_conns: int = 10
+    postgres_min_conns: int = 2
+    postgres_timeout: float = 5.0
+    s3_endpoint: str | None = None
+    s3_region: str = "us-east-1"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_use_path_style: bool = False
+    redis_url: str | None = field(default=None, repr=False)
+    redis_password: str | None = field(default=None, repr=False)
+    redis_db: int | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def __post_init__(self) -> None:
@@ -269,15 +434,29 @@ class Settings:
                 f"must differ from SPOKE_PORT (both are {self.port})",
             )
 
+        if self.postgres_min_conns > self.postgres_max_conns:
+            raise SettingsError(
+                "SPOKE_POSTGRES_MIN_CONNS",
+                f"must not exceed SPOKE_POSTGRES_MAX_CONNS ({self.postgres_max_conns})",
+            )
+
     @property
     def effective_blob_type(self) -> str:
-        """The blob backend in use: SPOKE_BLOB_TYPE, or the storage type's name when unset."""
-        return self.blob_type or self.storage_type
+        """The blob backend in use: SPOKE_BLOB_TYPE; else ``s3`` when SPOKE_S3_BUCKET is set;
+        else the storage type's name."""
+        if self.blob_type:
+            return self.blob_type
+        return "s3" if self.s3_bucket else self.storage_type
 
     @property
     def effective_cache_type(self) -> str:
-        """The cache backend in use: ``none`` when caching is disabled."""
-        return self.cache_type if self.cache_enabled else "none"
+        """The cache backend in use: ``none`` when caching is disabled; else SPOKE_CACHE_TYPE;
+        else ``redis`` when SPOKE_REDIS_URL is set; else ``memory``."""
+        if not self.cache_enabled:
+            return "none"
+        if self.cache_type:
+            return self.cache_type
+        return "redis" if self.redis_url else "memory"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -295,6 +474,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 values[spec.attribute] = None
                 continue
             raw = spec.default
+
         try:
             values[spec.attribute] = spec.parse(raw)
         except ValueError as exc:

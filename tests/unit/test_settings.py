@@ -128,3 +128,54 @@ def test_the_configuration_guide_names_no_setting_the_code_does_not_read() -> No
     known = {spec.env for spec in SETTINGS}
     mentioned = set(re.findall(r"`(SPOKE_[A-Z0-9_]+)`", guide))
     assert mentioned <= known, f"documented but not read: {sorted(mentioned - known)}"
+
+
+def test_s3_bucket_selects_the_s3_blob_backend_unless_blob_type_is_set() -> None:
+    assert load_settings({"SPOKE_S3_BUCKET": "spoke-blobs"}).effective_blob_type == "s3"
+    settings = load_settings({"SPOKE_S3_BUCKET": "spoke-blobs", "SPOKE_BLOB_TYPE": "filesystem"})
+    assert settings.effective_blob_type == "filesystem"
+
+
+def test_redis_url_selects_the_redis_cache_unless_cache_type_is_set() -> None:
+    assert load_settings({"SPOKE_REDIS_URL": "redis://r:6379/0"}).effective_cache_type == "redis"
+    settings = load_settings({"SPOKE_REDIS_URL": "redis://r:6379/0", "SPOKE_CACHE_TYPE": "memory"})
+    assert settings.effective_cache_type == "memory"
+    assert load_settings({}).effective_cache_type == "memory"
+
+
+def test_replica_urls_are_a_comma_separated_list() -> None:
+    settings = load_settings(
+        {"SPOKE_POSTGRES_REPLICA_URLS": "postgresql://a/db, postgresql://b/db,"}
+    )
+    assert settings.postgres_replica_urls == ("postgresql://a/db", "postgresql://b/db")
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = load_settings(
+        {
+            "SPOKE_POSTGRES_URL": "postgresql://spoke:hunter2@db/spoke",
+            "SPOKE_S3_SECRET_KEY": "s3cr3t-key",
+            "SPOKE_REDIS_PASSWORD": "r3d1s-pass",
+        }
+    )
+    text = repr(settings)
+    for secret in ("hunter2", "s3cr3t-key", "r3d1s-pass"):
+        assert secret not in text
+
+
+def test_a_bad_url_is_reported_without_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"SPOKE_POSTGRES_URL": "mysql://spoke:hunter2@db/spoke"})
+    assert caught.value.variable == "SPOKE_POSTGRES_URL"
+    assert "hunter2" not in str(caught.value)
+
+
+def test_min_connections_above_max_is_refused() -> None:
+    with pytest.raises(SettingsError, match="SPOKE_POSTGRES_MIN_CONNS"):
+        load_settings({"SPOKE_POSTGRES_MIN_CONNS": "20", "SPOKE_POSTGRES_MAX_CONNS": "5"})
+
+
+@pytest.mark.parametrize("bucket", ["A", "has_underscore", "-leading", "x" * 64])
+def test_a_bad_bucket_name_is_refused(bucket: str) -> None:
+    with pytest.raises(SettingsError, match="SPOKE_S3_BUCKET"):
+        load_settings({"SPOKE_S3_BUCKET": bucket})
