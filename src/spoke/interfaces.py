@@ -9,14 +9,25 @@ checks all of it against each backend (see ``docs/plugins.md``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from prometheus_client.registry import Collector
+
 from spoke.domain import CompatibilityPolicy, DependencyRef, Module, Page, Version
 
-__all__ = ["BlobStore", "Cache", "RegistryStats", "Storage", "VersionAlreadyStored"]
+__all__ = [
+    "BlobStore",
+    "Cache",
+    "ExportsMetrics",
+    "HealthReport",
+    "RegistryStats",
+    "ReportsHealth",
+    "Storage",
+    "VersionAlreadyStored",
+]
 
 
 class VersionAlreadyStored(Exception):
@@ -37,6 +48,46 @@ class RegistryStats:
 
     modules: int
     versions: int
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """What a backend says about itself for ``/health/ready``.
+
+    ``status`` is ``ok`` or ``degraded`` (serving, but with a reduced capacity: a replica out, a
+    pool exhausted, a cache tier down). ``details`` is merged into the backend's entry (pool sizes,
+    say); ``sub_checks`` become entries of their own (``{"replicas": {...}}``). Nothing in it may
+    hold a secret: redact passwords from URLs.
+    """
+
+    status: str = "ok"
+    details: Mapping[str, object] = field(default_factory=dict)
+    sub_checks: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """Optional for any backend: a richer readiness probe than ``check()``.
+
+    When a backend has ``health()``, readiness calls it instead of ``check()``. It raises
+    ``BackendUnavailable`` exactly when ``check()`` would.
+    """
+
+    def health(self) -> HealthReport:
+        """Probe the backend and describe its state. Raises ``BackendUnavailable``."""
+        ...
+
+
+@runtime_checkable
+class ExportsMetrics(Protocol):
+    """Optional for any backend: Prometheus collectors of its own (pool sizes, tier hits...).
+
+    The application registers them in its registry once, when it is created.
+    """
+
+    def metrics_collectors(self) -> list[Collector]:
+        """Collectors yielding ``spoke_*`` metrics, computed at scrape time."""
+        ...
 
 
 @runtime_checkable

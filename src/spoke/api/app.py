@@ -26,7 +26,7 @@ from spoke.api.resources import (
     VersionsResource,
 )
 from spoke.cache import SafeCache
-from spoke.interfaces import BlobStore, Cache, Storage
+from spoke.interfaces import BlobStore, Cache, ExportsMetrics, Storage
 from spoke.metrics import InstrumentedBackend, Metrics
 from spoke.plugins import PluginRegistry, create_plugin_registry
 from spoke.service import RegistryService
@@ -126,11 +126,15 @@ def create_app(
     service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics)
     metrics.track_registry(backends.storage.statistics)
 
+    for backend in (backends.storage, backends.blobs, backends.cache):
+        if isinstance(backend, ExportsMetrics):
+            for collector in backend.metrics_collectors():
+                metrics.registry.register(collector)
     readiness = Readiness(
         [
-            HealthCheck("storage", backends.storage.check),
-            HealthCheck("blob", backends.blobs.check),
-            HealthCheck("cache", backends.cache.check, required=False),
+            HealthCheck.of("storage", backends.storage),
+            HealthCheck.of("blob", backends.blobs),
+            HealthCheck.of("cache", backends.cache, required=False),
         ]
     )
     middleware = [MetricsMiddleware(metrics)] if settings.metrics_enabled else []

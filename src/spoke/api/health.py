@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spoke.api.errors import install_error_handlers
+from spoke.interfaces import HealthReport, ReportsHealth
 from spoke.metrics import Metrics
 
 __all__ = ["HealthCheck", "Readiness", "create_health_app"]
@@ -26,8 +27,15 @@ class HealthCheck:
     """One named probe. ``required`` failures make readiness 503; others only ``degraded``."""
 
     name: str
-    probe: Callable[[], None]
+    probe: Callable[[], HealthReport | None]
     required: bool = True
+
+    @classmethod
+    def of(cls, name: str, backend: object, *, required: bool = True) -> HealthCheck:
+        """The check of a backend: its ``health()`` when it has one, else its ``check()``."""
+        if isinstance(backend, ReportsHealth):
+            return cls(name, backend.health, required)
+        return cls(name, backend.check, required)  # type: ignore[attr-defined]
 
 
 class Readiness:
@@ -52,9 +60,15 @@ class Readiness:
         degraded = False
         for check in self.checks:
             start = time.perf_counter()
+            sub_checks: Mapping[str, Mapping[str, object]] = {}
             try:
-                check.probe()
+                report = check.probe()
                 entry: dict[str, Any] = {"status": "ok"}
+                if isinstance(report, HealthReport):
+                    entry["status"] = report.status
+                    entry.update(report.details)
+                    sub_checks = report.sub_checks
+                    degraded = degraded or report.status != "ok"
             except Exception as exc:  # a probe reports, it never crashes the endpoint
                 entry = {"status": "unavailable", "message": _message(exc)}
                 if check.required:
@@ -63,6 +77,8 @@ class Readiness:
                     degraded = True
             entry["latency_ms"] = round((time.perf_counter() - start) * 1000, 3)
             results[check.name] = entry
+            for name, sub in sub_checks.items():
+                results[name] = dict(sub)
         if self.shutting_down:
             return 503, {"status": "unavailable", "reason": "shutting down", "checks": results}
         if failed_required:
