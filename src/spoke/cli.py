@@ -96,3 +96,12 @@ def show_settings() -> None:
         value = getattr(settings, spec.attribute)
         shown = "(hidden)" if spec.secret and value else value
         click.echo(f"{spec.env}={'' if shown is None else shown}")
+
+
+# Commands that live in their own modules, registered here so `spoke --help` lists them.
+from spoke.cli_backup import backup, restore  # noqa: E402
+from spoke.cli_migrate import migrate  # noqa: E402
+
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(migrate)

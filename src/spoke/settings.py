@@ -8,12 +8,28 @@ raises :class:`SettingsError` naming the variable: Spoke never falls back to a d
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from spoke.settings_parsers import (
+    _backend_name,
+    _bucket,
+    _choice,
+    _host,
+    _path,
+    _positive_int,
+    _prefix,
+    _secret,
+    _url,
+    _url_list,
+    parse_bool,
+    parse_duration,
+    parse_port,
+    parse_size,
+)
 
 __all__ = [
     "SETTINGS",
@@ -34,140 +50,6 @@ class SettingsError(ValueError):
     def __init__(self, variable: str, problem: str) -> None:
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-_LOG_FORMATS = ("json", "text")
-_BACKEND_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-
-
-def parse_bool(raw: str) -> bool:
-    """Parse true/false/1/0/yes/no/on/off in any case."""
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"expected a boolean (true/false, 1/0, yes/no), got {raw!r}")
-
-
-def parse_port(raw: str) -> int:
-    """Parse a TCP port number, 1..65535 (0 is refused: the manifests need fixed ports)."""
-    try:
-        port = int(raw.strip())
-    except ValueError:
-        raise ValueError(f"expected a port number, got {raw!r}") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port must be between 1 and 65535, got {port}")
-    return port
-
-
-def _positive_int(minimum: int, maximum: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError(f"expected an integer, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise ValueError(f"must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    return parse
-
-
-def parse_duration(raw: str) -> float:
-    """Parse ``15s``, ``2m``, ``500ms``, ``1h`` or plain seconds into seconds."""
-    match = _DURATION.match(raw)
-    if not match:
-        raise ValueError(f"expected a duration such as 30s, 2m or 15, got {raw!r}")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def parse_size(raw: str) -> int:
-    """Parse a byte size: plain bytes or with a K/M/G (binary) suffix, e.g. ``10MiB``."""
-    match = _SIZE.match(raw)
-    if not match:
-        raise ValueError(f"expected a size in bytes such as 10485760 or 10MiB, got {raw!r}")
-    unit = (match.group(2) or "b").lower()[0]
-    return int(match.group(1)) * _SIZE_UNITS[unit]
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().lower()
-        if value not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _backend_name(raw: str) -> str:
-    value = raw.strip().lower()
-    if not _BACKEND_NAME.match(value):
-        raise ValueError(f"expected a backend name such as filesystem or memory, got {raw!r}")
-    return value
-
-
-def _host(raw: str) -> str:
-    value = raw.strip()
-    if not value or any(ch.isspace() for ch in value):
-        raise ValueError(f"expected a host name or address, got {raw!r}")
-    return value
-
-
-def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        scheme, sep, rest = value.partition("://")
-        if not sep or scheme.lower() not in schemes or not rest:
-            # The value may hold a password: the message shows only its scheme.
-            raise ValueError(
-                f"expected a URL starting with {' or '.join(s + '://' for s in schemes)}"
-                f" (got scheme {scheme[:20]!r})"
-            )
-        return value
-
-    return parse
-
-
-def _url_list(schemes: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
-    one = _url(schemes)
-
-    def parse(raw: str) -> tuple[str, ...]:
-        return tuple(one(part) for part in raw.split(",") if part.strip())
-
-    return parse
-
-
-def _bucket(raw: str) -> str:
-    value = raw.strip()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
-        raise ValueError(f"expected an S3 bucket name, got {raw!r}")
-    return value
-
-
-def _prefix(raw: str) -> str:
-    value = raw.strip().lstrip("/")
-    if ".." in value.split("/") or any(ord(ch) < 32 for ch in value):
-        raise ValueError(f"expected a key prefix such as spoke/, got {raw!r}")
-    return value
-
-
-def _secret(raw: str) -> str:
-    return raw.strip()
-
-
-def _path(raw: str) -> Path:
-    if not raw.strip():
-        raise ValueError("expected a directory path, got an empty value")
-    return Path(raw.strip()).expanduser()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,14 +141,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "SPOKE_LOG_LEVEL",
         "log_level",
-        _choice(_LOG_LEVELS),
+        _choice(("debug", "info", "warning", "error", "critical")),
         "info",
         "Lowest level logged: debug, info, warning, error or critical.",
     ),
     SettingSpec(
         "SPOKE_LOG_FORMAT",
         "log_format",
-        _choice(_LOG_FORMATS),
+        _choice(("json", "text")),
         "json",
         "`json` (one object per line) or `text`.",
     ),

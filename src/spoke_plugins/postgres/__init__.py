@@ -1,0 +1,54 @@
+"""PostgreSQL backends: storage ``postgres`` and blob ``postgres`` (extra ``spoke[postgres]``).
+
+* :mod:`.storage`: modules, versions and the reverse dependency index (SQLAlchemy Core,
+  psycopg2), writes on the primary, reads on healthy replicas with a retry on the primary.
+* :mod:`.blob`: content-addressed bytes in a ``bytea`` table, for installs without S3.
+* :mod:`.engine`: the pools, replica routing and health, error translation.
+* :mod:`.migrate`: alembic migrations shipped in the package (``spoke migrate``).
+
+Both factories refuse to start against a schema that is behind (run ``spoke migrate``). The
+drivers are imported only when a factory runs, so listing plugins costs nothing without them.
+See ``docs/backends/postgres.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from spoke.plugins import BlobBackend, StorageBackend, hookimpl
+from spoke.settings import Settings
+
+if TYPE_CHECKING:
+    from spoke.interfaces import BlobStore, Storage
+
+__all__ = ["spoke_blob_backends", "spoke_storage_backends"]
+
+
+def _storage(settings: Settings) -> Storage:
+    from spoke_plugins.postgres.storage import PostgresStorage
+
+    return PostgresStorage.from_settings(settings)
+
+
+def _blobs(settings: Settings) -> BlobStore:
+    from spoke_plugins.postgres.blob import PostgresBlobStore
+
+    return PostgresBlobStore.from_settings(settings)
+
+
+@hookimpl
+def spoke_storage_backends() -> list[StorageBackend]:
+    """The ``postgres`` storage backend."""
+    return [
+        StorageBackend(
+            "postgres",
+            "PostgreSQL (SPOKE_POSTGRES_URL), reads on SPOKE_POSTGRES_REPLICA_URLS replicas.",
+            _storage,
+        )
+    ]
+
+
+@hookimpl
+def spoke_blob_backends() -> list[BlobBackend]:
+    """The ``postgres`` blob backend (bytea)."""
+    return [BlobBackend("postgres", "Blobs in a PostgreSQL bytea table.", _blobs)]
