@@ -145,3 +145,31 @@ def test_urls_are_normalized_to_psycopg2() -> None:
     assert normalize_url("postgres://u:p@h/db").drivername == "postgresql+psycopg2"
     with pytest.raises(ValueError, match="no database"):
         normalize_url("postgresql://u:p@h")
+
+
+def test_serve_refuses_a_behind_schema_and_names_spoke_migrate(pg_fresh_database: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOKE_")}
+    env.update(
+        SPOKE_STORAGE_TYPE="postgres",
+        SPOKE_POSTGRES_URL=pg_fresh_database.url,
+        SPOKE_CACHE_TYPE="none",
+        SPOKE_PORT="29180",
+        SPOKE_HEALTH_PORT="29190",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "spoke", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("spoke: cannot start: ")
+    assert "spoke migrate" in lines[0]
