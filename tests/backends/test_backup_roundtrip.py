@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import importlib
 import io
-import json
 import os
 import subprocess
 import threading
@@ -21,18 +19,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from spoke.api.app import Application, Backends, build_backends, create_app
-from spoke.backup import create_backup, restore_archive, verify_archive
-from spoke.backup_format import MANIFEST, ArchiveReader
-from spoke.domain import CompatibilityPolicy, DependencyRef, ModuleName, SourceInfo, VersionString
-from spoke.interfaces import BlobStore, Storage
+from spoke.backup import restore_archive, verify_archive
 from spoke.plugins import PluginRegistry, create_plugin_registry
-from spoke.service import PushRequest
 from spoke.settings import load_settings
+from spoke.testing.registry import (
+    archive_of,
+    assert_blobs_complete,
+    billing_file,
+    build_registry,
+    common_file,
+    manifest_of,
+    push,
+)
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,89 +45,6 @@ pytestmark = pytest.mark.backend("postgres")
 
 # ---------------------------------------------------------------------------------------------
 # Registry content
-
-
-def _proto(package: str, body: str, imports: tuple[str, ...] = ()) -> str:
-    lines = ['syntax = "proto3";', f"package {package};", *(f'import "{i}";' for i in imports)]
-    return "\n".join(lines) + "\n" + body + "\n"
-
-
-def _push(
-    app: Application,
-    module: str,
-    version: str,
-    files: dict[str, str],
-    deps: tuple[str, ...] = (),
-    source: SourceInfo | None = None,
-) -> None:
-    try:
-        app.service.get_module(name=module)
-    except Exception:
-        app.service.create_module(
-            name=module, description=f"{module} things", compatibility=CompatibilityPolicy()
-        )
-    pins = tuple(
-        DependencyRef(ModuleName(d.split("@")[0]), VersionString(d.split("@")[1])) for d in deps
-    )
-    app.service.push_version(
-        module=module,
-        request=PushRequest(VersionString(version), files, pins, source),
-    )
-
-
-def _common(*fields: str) -> dict[str, str]:
-    body = "".join(f"  {f} = {n};\n" for n, f in enumerate(fields, start=1))
-    return {"acme/common/v1/money.proto": _proto("acme.common.v1", f"message Money {{\n{body}}}")}
-
-
-def _billing() -> dict[str, str]:
-    body = "message Invoice {\n  string id = 1;\n  acme.common.v1.Money total = 2;\n}"
-    return {
-        "acme/billing/v1/invoice.proto": _proto(
-            "acme.billing.v1", body, ("acme/common/v1/money.proto",)
-        )
-    }
-
-
-def _build_registry(app: Application) -> None:
-    _push(app, "acme.common", "1.0.0", _common("int64 units"))
-    _push(app, "acme.common", "1.1.0-rc.1", _common("int64 units", "string currency"))
-    _push(app, "acme.common", "1.1.0", _common("int64 units", "string currency"))
-    _push(
-        app,
-        "acme.billing",
-        "0.1.0",
-        _billing(),
-        deps=("acme.common@1.0.0",),
-        source=SourceInfo(repository="https://git.example/acme", commit_sha="abc", branch="main"),
-    )
-    order = "message Order {\n  acme.billing.v1.Invoice invoice = 1;\n}"
-    files = {
-        "aaa/shop/v1/order.proto": _proto("aaa.shop.v1", order, ("acme/billing/v1/invoice.proto",))
-    }
-    _push(app, "aaa.shop", "2.0.0", files, deps=("acme.billing@0.1.0", "acme.common@1.0.0"))
-
-
-def _archive(storage: Storage, blobs: BlobStore) -> bytes:
-    out = io.BytesIO()
-    create_backup(storage, blobs, out)
-    return out.getvalue()
-
-
-def _entries(archive: bytes) -> dict[str, Any]:
-    members = {m.name: m.data for m in ArchiveReader(io.BytesIO(archive)).members()}
-    entries: dict[str, Any] = json.loads(members[MANIFEST])["entries"]
-    return entries
-
-
-def _blobs_complete(storage: Storage, blobs: BlobStore) -> int:
-    count = 0
-    for module in storage.list_modules(prefix="", limit=1000, offset=0).items:
-        for version in storage.list_versions(module=module.name, limit=1000, offset=0).items:
-            for digest in [version.descriptor_sha256, *(f.sha256 for f in version.files)]:
-                assert hashlib.sha256(blobs.get(digest=digest)).hexdigest() == digest
-            count += 1
-    return count
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,17 +125,17 @@ def postgres_app(migrated_database: str) -> Iterator[Application]:
 
 
 def _round_trip(app: Application, tmp_path: Path) -> None:
-    _build_registry(app)
-    first = _archive(app.backends.storage, app.backends.blobs)
+    build_registry(app)
+    first = archive_of(app.backends.storage, app.backends.blobs)
     assert verify_archive(io.BytesIO(first)).ok
     storage, blobs = FilesystemStorage(root=tmp_path), FilesystemBlobStore(root=tmp_path)
     summary = restore_archive(lambda: io.BytesIO(first), storage, blobs)
-    assert (summary.modules_created, summary.versions_created) == (3, 5)
-    second = _archive(storage, blobs)
-    assert _entries(second) == _entries(first)
+    assert (summary.modules_created, summary.versions_created) == (3, 6)
+    second = archive_of(storage, blobs)
+    assert manifest_of(second)["entries"] == manifest_of(first)["entries"]
     # ... and back again into the source: everything is already there, identical.
     again = restore_archive(lambda: io.BytesIO(second), app.backends.storage, app.backends.blobs)
-    assert (again.versions_created, again.versions_skipped) == (0, 5)
+    assert (again.versions_created, again.versions_skipped) == (0, 6)
 
 
 def test_round_trip_postgres_and_s3_to_filesystem_gives_identical_manifests(
@@ -236,7 +155,7 @@ def test_backup_while_pushes_run_restores_to_a_consistent_registry(
     backends: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     app: Application = request.getfixturevalue(backends)
-    _build_registry(app)
+    build_registry(app)
     stop = threading.Event()
     pushed: list[int] = []
     errors: list[BaseException] = []
@@ -247,8 +166,8 @@ def test_backup_while_pushes_run_restores_to_a_consistent_registry(
                 if stop.is_set():
                     return
                 fields = ["int64 units", *(f"int64 f{i}" for i in range(1, n + 1))]
-                _push(app, "acme.common", f"3.0.{n}", _common(*fields))
-                _push(app, "busy.app", f"1.0.{n}", _billing(), deps=(f"acme.common@3.0.{n}",))
+                push(app, "acme.common", f"3.0.{n}", common_file(*fields))
+                push(app, "busy.app", f"1.0.{n}", billing_file(), deps=(f"acme.common@3.0.{n}",))
                 pushed.append(n)
         except BaseException as exc:
             errors.append(exc)
@@ -258,7 +177,7 @@ def test_backup_while_pushes_run_restores_to_a_consistent_registry(
     archives: list[bytes] = []
     try:
         while len(archives) < 3 or (len(pushed) < 5 and thread.is_alive()):
-            archives.append(_archive(app.backends.storage, app.backends.blobs))
+            archives.append(archive_of(app.backends.storage, app.backends.blobs))
     finally:
         stop.set()
         thread.join()
@@ -269,7 +188,7 @@ def test_backup_while_pushes_run_restores_to_a_consistent_registry(
         root = tmp_path / str(number)
         storage, blobs = FilesystemStorage(root=root), FilesystemBlobStore(root=root)
         restore_archive(lambda data=data: io.BytesIO(data), storage, blobs)  # type: ignore[misc]
-        assert _blobs_complete(storage, blobs) == len(result.versions)
+        assert assert_blobs_complete(storage, blobs) == len(result.versions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,9 +231,9 @@ def test_backup_and_restore_scripts_reproduce_every_table(
     backup_new_database: Callable[[], str],
     tmp_path: Path,
 ) -> None:
-    _build_registry(postgres_app)
+    build_registry(postgres_app)
     source_counts = _row_counts(migrated_database)
-    assert source_counts["versions"] == 5 and source_counts["blobs"] > 0
+    assert source_counts["versions"] == 6 and source_counts["blobs"] > 0
 
     backup_dir = tmp_path / "dumps"
     backup_dir.mkdir()
@@ -361,8 +280,11 @@ def test_backup_and_restore_scripts_reproduce_every_table(
         }
     )
     try:
-        assert _entries(_archive(copy.backends.storage, copy.backends.blobs)) == _entries(
-            _archive(postgres_app.backends.storage, postgres_app.backends.blobs)
+        assert (
+            manifest_of(archive_of(copy.backends.storage, copy.backends.blobs))["entries"]
+            == manifest_of(archive_of(postgres_app.backends.storage, postgres_app.backends.blobs))[
+                "entries"
+            ]
         )
     finally:
         copy.close()
@@ -459,13 +381,13 @@ def test_s3_down_fails_backup_and_restore_cleanly_and_both_recover(tmp_path: Pat
             load_settings({}),
             backends=Backends(MemoryStorage(), store, LRUCache(max_bytes=1 << 20)),
         )
-        _build_registry(app)
-        good = _archive(app.backends.storage, store)
+        build_registry(app)
+        good = archive_of(app.backends.storage, store)
 
         server.stop()
         running = False
         with pytest.raises(BackendUnavailable):
-            _archive(app.backends.storage, store)
+            archive_of(app.backends.storage, store)
         # Restore into filesystem storage with the (down) S3 blobs: nothing of the metadata
         # is written.
         storage = FilesystemStorage(root=tmp_path)
@@ -476,11 +398,11 @@ def test_s3_down_fails_backup_and_restore_cleanly_and_both_recover(tmp_path: Pat
         server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         running = True
-        again = _archive(app.backends.storage, store)  # same store object: no restart needed
-        assert _entries(again) == _entries(good)
+        again = archive_of(app.backends.storage, store)  # same store object: no restart needed
+        assert manifest_of(again)["entries"] == manifest_of(good)["entries"]
         summary = restore_archive(lambda: io.BytesIO(good), storage, store)
-        assert summary.versions_created == 5
-        assert _blobs_complete(storage, store) == 5
+        assert summary.versions_created == 6
+        assert assert_blobs_complete(storage, store) == 6
         app.close()
     finally:
         if running:

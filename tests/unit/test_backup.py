@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
@@ -19,16 +17,25 @@ from spoke.api.app import Application, Backends, create_app
 from spoke.backup import (
     BackupError,
     RestoreRefused,
-    create_backup,
-    restore_archive,
     verify_archive,
 )
 from spoke.backup_format import MANIFEST, MODULES, VERSIONS, ArchiveError, ArchiveReader
 from spoke.backup_verify import dependency_order
-from spoke.domain import CompatibilityPolicy, DependencyRef, ModuleName, SourceInfo, VersionString
-from spoke.interfaces import BlobStore, Storage
-from spoke.service import PushRequest
+from spoke.domain import CompatibilityPolicy
+from spoke.interfaces import Storage
 from spoke.settings import load_settings
+from spoke.testing.registry import (
+    all_versions,
+    archive_of,
+    assert_blobs_complete,
+    billing_file,
+    build_registry,
+    common_file,
+    manifest_of,
+    proto,
+    push,
+    restore,
+)
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
 
@@ -46,109 +53,6 @@ def filesystem_app(root: Path) -> Application:
         FilesystemStorage(root=root), FilesystemBlobStore(root=root), LRUCache(max_bytes=1 << 20)
     )
     return create_app(load_settings({}), backends=backends)
-
-
-def proto(package: str, body: str, imports: tuple[str, ...] = ()) -> str:
-    lines = ['syntax = "proto3";', f"package {package};", *(f'import "{i}";' for i in imports)]
-    return "\n".join(lines) + "\n" + body + "\n"
-
-
-def push(
-    app: Application,
-    module: str,
-    version: str,
-    files: dict[str, str],
-    deps: tuple[str, ...] = (),
-    source: SourceInfo | None = None,
-) -> None:
-    try:
-        app.service.get_module(name=module)
-    except Exception:
-        app.service.create_module(
-            name=module, description=f"{module} things", compatibility=CompatibilityPolicy()
-        )
-    pins = tuple(
-        DependencyRef(ModuleName(d.split("@")[0]), VersionString(d.split("@")[1])) for d in deps
-    )
-    request = PushRequest(
-        version=VersionString(version), files=files, dependencies=pins, source_info=source
-    )
-    app.service.push_version(module=module, request=request)
-
-
-def common_file(*fields: str) -> dict[str, str]:
-    body = "message Money {\n" + "".join(f"  {f} = {n};\n" for n, f in enumerate(fields, start=1))
-    return {"acme/common/v1/money.proto": proto("acme.common.v1", body + "}")}
-
-
-def billing_file(field: str = "string id") -> dict[str, str]:
-    body = f"message Invoice {{\n  {field} = 1;\n  acme.common.v1.Money total = 2;\n}}"
-    return {
-        "acme/billing/v1/invoice.proto": proto(
-            "acme.billing.v1", body, ("acme/common/v1/money.proto",)
-        )
-    }
-
-
-def build_registry(app: Application) -> None:
-    """Three modules, cross-module pins (one module sorting before its dependency), a
-    prerelease, source info."""
-    push(app, "acme.common", "1.0.0", common_file("int64 units"))
-    push(app, "acme.common", "1.1.0-rc.1", common_file("int64 units", "string currency"))
-    push(app, "acme.common", "1.1.0", common_file("int64 units", "string currency"))
-    push(
-        app,
-        "acme.billing",
-        "0.1.0",
-        billing_file(),
-        deps=("acme.common@1.0.0",),
-        source=SourceInfo(
-            repository="https://git.example/acme", commit_sha="abc123", branch="main"
-        ),
-    )
-    push(app, "acme.billing", "0.2.0-beta.1", billing_file(), deps=("acme.common@1.1.0",))
-    body = "message Order {\n  acme.billing.v1.Invoice invoice = 1;\n}"
-    files = {
-        "aaa/shop/v1/order.proto": proto("aaa.shop.v1", body, ("acme/billing/v1/invoice.proto",))
-    }
-    push(app, "aaa.shop", "2.0.0", files, deps=("acme.billing@0.1.0", "acme.common@1.0.0"))
-
-
-def archive_of(storage: Storage, blobs: BlobStore, *, compress: bool = True) -> bytes:
-    out = io.BytesIO()
-    create_backup(storage, blobs, out, compress=compress)
-    return out.getvalue()
-
-
-def manifest_of(archive: bytes) -> dict[str, Any]:
-    members = {m.name: m.data for m in ArchiveReader(io.BytesIO(archive)).members()}
-    manifest: dict[str, Any] = json.loads(members[MANIFEST])
-    return manifest
-
-
-def opener(archive: bytes) -> Callable[[], AbstractContextManager[IO[bytes]]]:
-    return lambda: io.BytesIO(archive)
-
-
-def restore(archive: bytes, storage: Storage, blobs: BlobStore, **kwargs: Any) -> Any:
-    return restore_archive(opener(archive), storage, blobs, **kwargs)
-
-
-def all_versions(storage: Storage) -> list[Any]:
-    found: list[Any] = []
-    for module in storage.list_modules(prefix="", limit=1000, offset=0).items:
-        found += storage.list_versions(module=module.name, limit=1000, offset=0).items
-    return found
-
-
-def assert_blobs_complete(storage: Storage, blobs: BlobStore) -> int:
-    """Every stored version's blobs are present and hash to their names; returns the count."""
-    count = 0
-    for version in all_versions(storage):
-        for digest in [version.descriptor_sha256, *(f.sha256 for f in version.files)]:
-            assert hashlib.sha256(blobs.get(digest=digest)).hexdigest() == digest
-        count += 1
-    return count
 
 
 @pytest.fixture
