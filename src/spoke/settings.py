@@ -187,7 +187,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "postgres_min_conns",
         _positive_int(0, 1000),
         "2",
-        "Connections each pool keeps open when idle.",
+        "Connections each pool opens at startup (pools grow to SPOKE_POSTGRES_MAX_CONNS).",
     ),
     SettingSpec(
         "SPOKE_POSTGRES_TIMEOUT",

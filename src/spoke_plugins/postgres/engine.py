@@ -169,12 +169,13 @@ class DbPool:
         self.name = name
         self.url = redact_url(url)
         self.max_conns = max_conns
-        pool_size = max(1, min(min_conns, max_conns)) if max_conns else 1
+        # The pool may hold MAX connections and keeps every one it opened: an overflow
+        # connection would be closed on return, so a busy server would reconnect per request.
         self.engine: Engine = create_engine(
             url,
             poolclass=QueuePool,
-            pool_size=pool_size,
-            max_overflow=max(0, max_conns - pool_size),
+            pool_size=max(1, max_conns),
+            max_overflow=0,
             pool_timeout=timeout,
             pool_pre_ping=True,
             pool_reset_on_return="rollback",
@@ -195,6 +196,22 @@ class DbPool:
         self._waiting = 0
         self.checkouts = 0
         self.healthy = True
+        self._warm_up(min(min_conns, max_conns))
+
+    def _warm_up(self, count: int) -> None:
+        """Open ``count`` connections now so the first requests do not pay for connecting.
+
+        Best effort: a server that is down at startup is handled like one that goes down later.
+        """
+        opened = []
+        try:
+            for _ in range(count):
+                opened.append(self.engine.connect())
+        except Exception:  # the health checks and the first requests will report it
+            pass
+        finally:
+            for connection in opened:
+                connection.close()
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
