@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from spoke.interfaces import Cache
+from spoke.interfaces import Cache, ReportsErrors
 from spoke.metrics import Metrics
 
 __all__ = ["MAX_CACHED_VALUE_BYTES", "SafeCache"]
@@ -31,6 +31,8 @@ class SafeCache:
         self._hits = metrics.cache_hits.labels(name)
         self._misses = metrics.cache_misses.labels(name)
         self._errors = metrics.cache_errors.labels(name)
+        if isinstance(backend, ReportsErrors):
+            backend.set_error_listener(self._errors.inc)
 
     def get(self, key: str) -> bytes | None:
         """The cached bytes, or ``None`` on a miss or any cache failure."""

@@ -9,7 +9,7 @@ checks all of it against each backend (see ``docs/plugins.md``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -24,6 +24,7 @@ __all__ = [
     "ExportsMetrics",
     "HealthReport",
     "RegistryStats",
+    "ReportsErrors",
     "ReportsHealth",
     "Storage",
     "VersionAlreadyStored",
@@ -87,6 +88,19 @@ class ExportsMetrics(Protocol):
 
     def metrics_collectors(self) -> list[Collector]:
         """Collectors yielding ``spoke_*`` metrics, computed at scrape time."""
+        ...
+
+
+@runtime_checkable
+class ReportsErrors(Protocol):
+    """Optional for a cache that handles its own failures instead of raising them.
+
+    Such a cache never lets the application see an error, so it reports each one to the listener
+    the application gives it; ``spoke_cache_errors_total`` then counts them like raised ones.
+    """
+
+    def set_error_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` once for every failed call to the cache's server."""
         ...
 
 

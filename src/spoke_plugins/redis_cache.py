@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -55,6 +55,10 @@ DEFAULT_SOCKET_TIMEOUT = 0.25
 DEFAULT_RETRY_AFTER = 1.0
 _MISSING_EXTRA = "the redis cache needs the redis extra: pip install 'spoke[redis]'"
 _ORIGIN_LENGTH = 32  # uuid4().hex
+
+
+def _ignore() -> None:
+    return None
 
 
 def _import_redis() -> Any:
@@ -186,6 +190,7 @@ class RedisCache:
         self.channel = channel
         self._client = client if client is not None else _connect(target, socket_timeout)
         self._metrics = _TierMetrics(self.l1)
+        self._error_listener: Callable[[], None] = _ignore
         self._origin = uuid.uuid4().hex
         self._state = threading.Lock()
         self._tripped = False
@@ -342,8 +347,13 @@ class RedisCache:
                     self._tripped = False
                     log.info("redis cache: Redis answers again (%s)", self.target.redacted())
 
+    def set_error_listener(self, listener: Callable[[], None]) -> None:
+        """Report each failed Redis call to ``listener`` (``spoke_cache_errors_total``)."""
+        self._error_listener = listener
+
     def _failed(self, exc: BaseException) -> None:
         self._metrics.redis_errors.inc()
+        self._error_listener()
         with self._state:
             first = not self._tripped
             self._tripped = True

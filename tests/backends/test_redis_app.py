@@ -127,6 +127,8 @@ def test_every_read_answers_correctly_while_redis_is_killed(
     assert ready.json["checks"]["cache"]["status"] == "degraded"
     assert ready.json["checks"]["cache"]["redis"] == "unavailable"
     assert metric(application, "spoke_cache_tier_errors_total", tier="redis") >= 1
+    # The backend swallows its failures but reports them: the service-level counter moves too.
+    assert metric(application, "spoke_cache_errors_total", cache="redis") >= 1
     assert metric(application, "spoke_cache_tier_hits_total", tier="l1") >= 1
     assert metric(application, "spoke_cache_hits_total", cache="redis") >= 1
 
