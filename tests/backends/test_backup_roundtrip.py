@@ -14,7 +14,6 @@ import importlib
 import io
 import os
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -28,12 +27,10 @@ from spoke.plugins import PluginRegistry, create_plugin_registry
 from spoke.settings import load_settings
 from spoke.testing.registry import (
     archive_of,
+    archives_while_pushing,
     assert_blobs_complete,
-    billing_file,
     build_registry,
-    common_file,
     manifest_of,
-    push,
 )
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 
@@ -156,32 +153,7 @@ def test_backup_while_pushes_run_restores_to_a_consistent_registry(
 ) -> None:
     app: Application = request.getfixturevalue(backends)
     build_registry(app)
-    stop = threading.Event()
-    pushed: list[int] = []
-    errors: list[BaseException] = []
-
-    def pusher() -> None:
-        try:
-            for n in range(1, 200):
-                if stop.is_set():
-                    return
-                fields = ["int64 units", *(f"int64 f{i}" for i in range(1, n + 1))]
-                push(app, "acme.common", f"3.0.{n}", common_file(*fields))
-                push(app, "busy.app", f"1.0.{n}", billing_file(), deps=(f"acme.common@3.0.{n}",))
-                pushed.append(n)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=pusher)
-    thread.start()
-    archives: list[bytes] = []
-    try:
-        while len(archives) < 3 or (len(pushed) < 5 and thread.is_alive()):
-            archives.append(archive_of(app.backends.storage, app.backends.blobs))
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors, errors
+    archives = archives_while_pushing(app, major=3, min_archives=3, min_pushes=5)
     for number, data in enumerate(archives[-3:]):
         result = verify_archive(io.BytesIO(data))
         assert result.ok, result.problems

@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import tarfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from spoke.settings import load_settings
 from spoke.testing.registry import (
     all_versions,
     archive_of,
+    archives_while_pushing,
     assert_blobs_complete,
     billing_file,
     build_registry,
@@ -205,34 +205,7 @@ def test_a_pin_pushed_after_its_module_was_listed_is_fetched_into_the_archive(
 def test_backup_while_pushes_run_restores_to_a_consistent_registry(tmp_path: Path) -> None:
     app = memory_app()
     build_registry(app)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    pushed: list[int] = []
-
-    def pusher() -> None:
-        try:
-            for n in range(1, 1000):
-                if stop.is_set():
-                    return
-                fields = [f"int64 f{i}" for i in range(1, n + 1)]
-                push(app, "acme.common", f"2.0.{n}", common_file("int64 units", *fields))
-                push(app, "busy.app", f"1.0.{n}", billing_file(), deps=(f"acme.common@2.0.{n}",))
-                pushed.append(n)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=pusher)
-    thread.start()
-    archives: list[bytes] = []
-    try:
-        # Keep backing up until pushes have happened in between (no timing assumptions).
-        while len(archives) < 4 or (len(pushed) < 10 and thread.is_alive()):
-            archives.append(archive_of(app.backends.storage, app.backends.blobs))
-    finally:
-        stop.set()
-        thread.join()
-    assert not errors
-    assert pushed
+    archives = archives_while_pushing(app, major=2, min_archives=4, min_pushes=10)
     for number, data in enumerate(archives[:: max(1, len(archives) // 6)]):
         result = verify_archive(io.BytesIO(data))
         assert result.ok, result.problems

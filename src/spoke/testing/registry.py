@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import IO, Any
@@ -23,6 +24,7 @@ from spoke.service import PushRequest
 __all__ = [
     "all_versions",
     "archive_of",
+    "archives_while_pushing",
     "assert_blobs_complete",
     "billing_file",
     "build_registry",
@@ -136,3 +138,43 @@ def assert_blobs_complete(storage: Storage, blobs: BlobStore) -> int:
             assert hashlib.sha256(blobs.get(digest=digest)).hexdigest() == digest
         count += 1
     return count
+
+
+def archives_while_pushing(
+    app: Application, *, major: int, min_archives: int, min_pushes: int
+) -> list[bytes]:
+    """Back up ``app`` repeatedly while a thread pushes new versions (``<major>.0.N``).
+
+    Keeps backing up until at least ``min_archives`` archives exist and ``min_pushes`` pushes
+    happened in between (or the pusher is done): no timing assumptions. Re-raises a push error.
+    """
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    pushed: list[int] = []
+
+    def pusher() -> None:
+        try:
+            for n in range(1, 1000):
+                if stop.is_set():
+                    return
+                fields = [f"int64 f{i}" for i in range(1, n + 1)]
+                push(app, "acme.common", f"{major}.0.{n}", common_file("int64 units", *fields))
+                deps = (f"acme.common@{major}.0.{n}",)
+                push(app, "busy.app", f"1.0.{n}", billing_file(), deps=deps)
+                pushed.append(n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=pusher)
+    thread.start()
+    archives: list[bytes] = []
+    try:
+        while len(archives) < min_archives or (len(pushed) < min_pushes and thread.is_alive()):
+            archives.append(archive_of(app.backends.storage, app.backends.blobs))
+    finally:
+        stop.set()
+        thread.join()
+    if errors:
+        raise errors[0]
+    assert pushed, "no push happened while backing up"
+    return archives
