@@ -125,19 +125,7 @@ def _key(text: str) -> str:
 
 
 def test_semver_org_precedence_list() -> None:
-    chain = [
-        "1.0.0-alpha",
-        "1.0.0-alpha.1",
-        "1.0.0-alpha.beta",
-        "1.0.0-beta",
-        "1.0.0-beta.2",
-        "1.0.0-beta.11",
-        "1.0.0-rc.1",
-        "1.0.0",
-        "2.0.0",
-        "2.1.0",
-        "2.1.1",
-    ]
+    chain = [*SEMVER_PRECEDENCE, "2.1.0", "2.1.1"]
     keys = [_key(v) for v in chain]
     assert keys == sorted(keys)
     assert len(set(keys)) == len(keys)
