@@ -108,7 +108,7 @@ def test_violation_is_frozen() -> None:
 
 def test_unknown_category_rejected() -> None:
     with pytest.raises(ValueError, match="category"):
-        check(b"", b"", category="WIRE")
+        check(b"", b"", category="SOURCE")
 
 
 def test_cardinality_message_and_location() -> None:

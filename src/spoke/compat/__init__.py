@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from spoke.compat.checker import IMPLEMENTED_RULES, check
+from spoke.compat.checker import CATEGORIES, IMPLEMENTED_RULES, RULES_BY_CATEGORY, check
 from spoke.compat.model import Violation
+from spoke.compat.modes import MODES, Comparison, Schema, compare, versions_to_check
 
-__all__ = ["IMPLEMENTED_RULES", "Violation", "check"]
+__all__ = [
+    "CATEGORIES",
+    "IMPLEMENTED_RULES",
+    "MODES",
+    "RULES_BY_CATEGORY",
+    "Comparison",
+    "Schema",
+    "Violation",
+    "check",
+    "compare",
+    "versions_to_check",
+]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from google.protobuf import descriptor_pb2 as d
 
+from spoke.compat.categories import CATEGORIES, RULES_BY_CATEGORY
 from spoke.compat.model import FileInfo, Path, Report, Violation, syntax_of
 from spoke.compat.rules_messages import check_enum, check_extensions, check_message
 from spoke.compat.rules_services import check_services
@@ -101,8 +102,11 @@ def check(
     ``targets_old``/``targets_new`` name the files of each side to compare (default: all of
     them, imports included). Only ``category="FILE"`` is supported so far.
     """
-    if category != "FILE":
-        raise ValueError(f"unsupported rule category: {category!r}")
+    if category not in RULES_BY_CATEGORY:
+        raise ValueError(
+            f"unknown rule category {category!r}; use one of {', '.join(CATEGORIES)}"
+        )
+    enabled = RULES_BY_CATEGORY[category]
     old_files = _parse(old)
     new_files = _parse(new)
     old_names = set(targets_old) if targets_old is not None else set(old_files)
@@ -123,7 +127,7 @@ def check(
             )
             continue
         _check_file(FileInfo(old_files[name]), FileInfo(new_files[name]), report)
-    return report.violations
+    return [v for v in report.violations if v.rule in enabled]
 
 
 def _check_file(old: FileInfo, new: FileInfo, report: Report) -> None:

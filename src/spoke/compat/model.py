@@ -13,13 +13,31 @@ NAMED_TYPES = (T.TYPE_MESSAGE, T.TYPE_ENUM, T.TYPE_GROUP)
 
 @dataclass(frozen=True)
 class Violation:
-    """One breaking change: a Buf rule ID, a plain message, and where in the new file."""
+    """One breaking change: a Buf rule ID, a plain message, and where in the new file.
+
+    ``location`` names the element the rule is about as ``file:Message.field`` (package-relative
+    names; just ``file`` for file-level rules), the same form the diff uses. ``against`` is the
+    label of the version compared with, set by :func:`spoke.compat.compare`.
+    """
 
     rule: str
     message: str
     file: str
     line: int | None
     column: int | None
+    location: str = ""
+    against: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "location": self.location,
+            "against": self.against,
+        }
 
 
 Path = tuple[int, ...]
