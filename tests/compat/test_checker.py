@@ -66,6 +66,7 @@ def test_file_delete() -> None:
         "a/v1/b.proto",
         None,
         None,
+        "a/v1/b.proto",
     )
 
 

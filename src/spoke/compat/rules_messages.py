@@ -1,4 +1,5 @@
-"""Rules on messages, fields, oneofs, enums and reserved ranges (Buf's FILE category)."""
+"""Rules on paired messages and enums: deletions inside them, oneofs, required fields,
+reserved and extension ranges, JSON format, enum openness and value names."""
 
 from __future__ import annotations
 
@@ -6,235 +7,278 @@ from collections.abc import Iterable, Sequence
 
 from google.protobuf import descriptor_pb2 as d
 
-from spoke.compat.model import (
-    NAMED_TYPES,
-    TYPE_NAMES,
-    EnumInfo,
-    FileInfo,
-    Msg,
-    Path,
-    Report,
-    T,
-    syntax_of,
-)
+from spoke.compat.features import FS, Features
+from spoke.compat.model import EnumInfo, FieldInfo, FileInfo, Msg, Path, Report, T, message_fields
+from spoke.compat.rules_fields import EnumLookup, check_field
 
 
-def _type_label(f: d.FieldDescriptorProto) -> str:
-    if f.type in NAMED_TYPES:
-        return str(f.type_name).lstrip(".")
-    return TYPE_NAMES[int(f.type)]
+def _oneofs(m: d.DescriptorProto) -> set[str]:
+    """Names of the real (not synthetic, proto3 ``optional``) oneofs of a message."""
+    synthetic = {f.oneof_index for f in m.field if f.proto3_optional and f.HasField("oneof_index")}
+    return {o.name for i, o in enumerate(m.oneof_decl) if i not in synthetic}
 
 
-def _relative_type(f: d.FieldDescriptorProto, package: str) -> str:
-    """The field's type name with the file's own package stripped (a package change alone
-    is reported once, as FILE_SAME_PACKAGE)."""
-    prefix = f".{package}." if package else "."
-    name = str(f.type_name)
-    return name[len(prefix) :] if name.startswith(prefix) else name
-
-
-def _cardinality(m: d.DescriptorProto, f: d.FieldDescriptorProto, syntax: str) -> str:
-    if f.label == T.LABEL_REPEATED:
-        entry = str(f.type_name).rsplit(".", 1)[-1]
-        # A map field's entry message is always nested in the message that holds the field.
-        if f.type == T.TYPE_MESSAGE and any(
-            n.name == entry and n.options.map_entry for n in m.nested_type
-        ):
-            return "map"
-        return "repeated"
-    if f.label == T.LABEL_REQUIRED:
-        return "required"
-    if syntax == "proto3" and not (
-        f.proto3_optional or f.HasField("oneof_index") or f.type in (T.TYPE_MESSAGE, T.TYPE_GROUP)
-    ):
-        return "optional with implicit presence"
-    return "optional with explicit presence"
-
-
-def _oneof_name(m: d.DescriptorProto, f: d.FieldDescriptorProto) -> str | None:
-    if not f.HasField("oneof_index") or f.proto3_optional:
-        return None
-    return str(m.oneof_decl[f.oneof_index].name)
-
-
-def check_message(old: Msg, new: Msg, old_file: FileInfo, file: FileInfo, report: Report) -> None:
-    short = old.full_name.rsplit(".", 1)[-1]
-    old_syntax = syntax_of(old_file.proto)
-    new_syntax = syntax_of(file.proto)
-    new_oneofs = {_oneof_name(new.proto, f) for f in new.proto.field}
-    for oneof in sorted({_oneof_name(old.proto, f) for f in old.proto.field} - new_oneofs, key=str):
-        if oneof is not None:
-            report.add(
-                "ONEOF_NO_DELETE",
-                f'Previously present oneof "{oneof}" on message "{short}" was deleted.',
-                file,
-                new.path,
-            )
-    old_required = {f.number for f in old.proto.field if f.label == T.LABEL_REQUIRED}
-    new_required = {f.number for f in new.proto.field if f.label == T.LABEL_REQUIRED}
-    for number in sorted(old_required ^ new_required):
-        what = "removed" if number in old_required else "added"
+def check_message(old: Msg, new: Msg, report: Report, enums: EnumLookup) -> None:
+    name, file = new.name, new.file
+    for oneof in sorted(_oneofs(old.proto) - _oneofs(new.proto)):
         report.add(
-            "MESSAGE_SAME_REQUIRED_FIELDS",
-            f'Message "{short}" had required field "{number}" {what}; the set of required '
-            "fields must stay the same.",
+            "ONEOF_NO_DELETE",
+            f'Previously present oneof "{oneof}" on message "{name}" was deleted.',
             file,
             new.path,
+            f"{name}.{oneof}",
         )
-    new_fields = {f.number: (i, f) for i, f in enumerate(new.proto.field)}
-    for of in old.proto.field:
-        entry = new_fields.get(of.number)
-        if entry is None:
-            report.add(
-                "FIELD_NO_DELETE",
-                f'Previously present field "{of.number}" with name "{of.name}" on message '
-                f'"{short}" was deleted.',
-                file,
-                new.path,
-            )
-            continue
-        index, nf = entry
-        fpath = (*new.path, 2, index)
-        if of.name != nf.name:
-            report.add(
-                "FIELD_SAME_NAME",
-                f'Field "{of.number}" on message "{short}" changed name from "{of.name}" to '
-                f'"{nf.name}".',
-                file,
-                (*fpath, 1),
-            )
-        if of.json_name != nf.json_name:
-            report.add(
-                "FIELD_SAME_JSON_NAME",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed '
-                f'option "json_name" from "{of.json_name}" to "{nf.json_name}".',
-                file,
-                fpath,
-            )
-        before_card, after_card = (
-            _cardinality(old.proto, of, old_syntax),
-            _cardinality(new.proto, nf, new_syntax),
+    old_fields, new_fields = message_fields(old), message_fields(new)
+    required = {n for n, f in old_fields.items() if f.proto.label == T.LABEL_REQUIRED}
+    now_required = {n for n, f in new_fields.items() if f.proto.label == T.LABEL_REQUIRED}
+    for number in sorted(required ^ now_required):
+        what = "removed" if number in required else "added"
+        field = new_fields.get(number) or old_fields[number]
+        report.add(
+            "MESSAGE_SAME_REQUIRED_FIELDS",
+            f'Message "{name}" had required field "{number}" {what}; required fields must '
+            "always be sent, so a side that does not know the field breaks.",
+            file,
+            new_fields[number].path if number in now_required - required else new.path,
+            f"{name}.{field.proto.name}",
         )
-        if before_card != after_card:
-            report.add(
-                "FIELD_SAME_CARDINALITY",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed '
-                f'cardinality from "{before_card}" to "{after_card}".',
-                file,
-                fpath,
-            )
-        if of.type != nf.type or (
-            of.type in NAMED_TYPES
-            and _relative_type(of, old_file.proto.package) != _relative_type(nf, file.proto.package)
-        ):
-            report.add(
-                "FIELD_SAME_TYPE",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed type '
-                f'from "{_type_label(of)}" to "{_type_label(nf)}".',
-                file,
-                (*fpath, 6) if nf.type_name else (*fpath, 5),
-            )
-        before, after = _oneof_name(old.proto, of), _oneof_name(new.proto, nf)
-        if before != after:
-            report.add(
-                "FIELD_SAME_ONEOF",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" moved from '
-                f'oneof "{before or ""}" to oneof "{after or ""}".',
-                file,
-                fpath,
-            )
-        _check_field_options(of, nf, short, file, fpath, report)
-        if of.type == nf.type and of.default_value != nf.default_value:
-            report.add(
-                "FIELD_SAME_DEFAULT",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed '
-                f'default value from "{of.default_value}" to "{nf.default_value}".',
-                file,
-                fpath,
-            )
-    _check_reserved(
+    reserved = [(r.start, r.end - 1) for r in new.proto.reserved_range]
+    reserved_names = set(new.proto.reserved_name)
+    for number, of in sorted(old_fields.items()):
+        nf = new_fields.get(number)
+        if nf is None:
+            _field_deleted(of, new, reserved, reserved_names, report)
+        else:
+            check_field(of, nf, report, enums=enums)
+    check_ranges(
         "RESERVED_MESSAGE_NO_DELETE",
-        f'message "{short}"',
+        "reserved range",
+        f'message "{name}"',
         [(r.start, r.end - 1) for r in old.proto.reserved_range],
-        [(r.start, r.end - 1) for r in new.proto.reserved_range],
-        old.proto.reserved_name,
-        new.proto.reserved_name,
+        reserved,
         file,
         new.path,
+        name,
         report,
     )
+    check_reserved_names(
+        "RESERVED_MESSAGE_NO_DELETE",
+        f'message "{name}"',
+        old.proto.reserved_name,
+        reserved_names,
+        file,
+        new.path,
+        name,
+        report,
+    )
+    check_ranges(
+        "EXTENSION_MESSAGE_NO_DELETE",
+        "extension range",
+        f'message "{name}"',
+        [(r.start, r.end - 1) for r in old.proto.extension_range],
+        [(r.start, r.end - 1) for r in new.proto.extension_range],
+        file,
+        new.path,
+        name,
+        report,
+    )
+    if (
+        not old.proto.options.no_standard_descriptor_accessor
+        and new.proto.options.no_standard_descriptor_accessor
+    ):
+        report.add(
+            "MESSAGE_NO_REMOVE_STANDARD_DESCRIPTOR_ACCESSOR",
+            f'Message "{name}" changed option "no_standard_descriptor_accessor" from "false" '
+            'to "true".',
+            file,
+            new.path,
+            name,
+        )
+    _check_json_format("Message", name, old.features, new.features, file, new.path, report)
 
 
-def check_enum(old: EnumInfo, new: EnumInfo, file: FileInfo, report: Report) -> None:
-    short = old.full_name.rsplit(".", 1)[-1]
+def _field_deleted(
+    of: FieldInfo,
+    new: Msg,
+    reserved: Sequence[tuple[int, int]],
+    reserved_names: set[str],
+    report: Report,
+) -> None:
+    field = of.proto
+    what = f'field "{field.number}" with name "{field.name}" on message "{new.name}"'
+    element = f"{new.name}.{field.name}"
+    report.add(
+        "FIELD_NO_DELETE", f"Previously present {what} was deleted.", new.file, new.path, element
+    )
+    if not covered(field.number, field.number, reserved):
+        report.add(
+            "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+            f'Previously present {what} was deleted without reserving the number "{field.number}".',
+            new.file,
+            new.path,
+            element,
+        )
+    if field.name not in reserved_names:
+        report.add(
+            "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+            f'Previously present {what} was deleted without reserving the name "{field.name}".',
+            new.file,
+            new.path,
+            element,
+        )
+
+
+def _check_json_format(
+    kind: str,
+    name: str,
+    old: Features,
+    new: Features,
+    file: FileInfo,
+    path: Path,
+    report: Report,
+) -> None:
+    before = old["json_format"]
+    after = new["json_format"]
+    if before == FS.ALLOW and after != FS.ALLOW:
+        report.add(
+            f"{kind.upper()}_SAME_JSON_FORMAT",
+            f'{kind} "{name}" JSON format support changed from {FS.JsonFormat.Name(before)} to '
+            f"{FS.JsonFormat.Name(after)}.",
+            file,
+            path,
+            name,
+        )
+
+
+def check_enum(old: EnumInfo, new: EnumInfo, report: Report) -> None:
+    name, file = new.name, new.file
     new_by_number: dict[int, list[tuple[int, str]]] = {}
     for i, v in enumerate(new.proto.value):
         new_by_number.setdefault(v.number, []).append((i, v.name))
     old_by_number: dict[int, list[str]] = {}
     for v in old.proto.value:
         old_by_number.setdefault(v.number, []).append(v.name)
-    for number, old_names in old_by_number.items():
+    reserved = [(r.start, r.end) for r in new.proto.reserved_range]
+    reserved_names = set(new.proto.reserved_name)
+    for number, old_names in sorted(old_by_number.items()):
         entries = new_by_number.get(number)
         if entries is None:
+            element = f"{name}.{old_names[0]}"
+            what = f'enum value "{number}" on enum "{name}"'
             report.add(
-                "ENUM_VALUE_NO_DELETE",
-                f'Previously present enum value "{number}" on enum "{short}" was deleted.',
-                file,
-                new.path,
+                "ENUM_VALUE_NO_DELETE", f"Previously present {what} was deleted.", file, new.path, element
             )
+            if not covered(number, number, reserved):
+                report.add(
+                    "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                    f'Previously present {what} was deleted without reserving the number "{number}".',
+                    file,
+                    new.path,
+                    element,
+                )
+            if not all(n in reserved_names for n in old_names):
+                report.add(
+                    "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+                    f"Previously present {what} was deleted without reserving the name"
+                    f"{'s' if len(old_names) > 1 else ''} "
+                    + ", ".join(f'"{n}"' for n in sorted(old_names))
+                    + ".",
+                    file,
+                    new.path,
+                    element,
+                )
             continue
-        new_names = [name for _, name in entries]
-        if sorted(old_names) != sorted(new_names):
+        new_names = [n for _, n in entries]
+        if not set(new_names) <= set(old_names):
             report.add(
                 "ENUM_VALUE_SAME_NAME",
-                f'Enum value "{number}" on enum "{short}" changed name from '
+                f'Enum value "{number}" on enum "{name}" changed name from '
                 f'"{", ".join(sorted(old_names))}" to "{", ".join(sorted(new_names))}".',
                 file,
-                (*new.path, 2, entries[0][0], 1),
+                (*new.path, 2, entries[0][0], 2),
+                f"{name}.{entries[0][1]}",
             )
-    _check_reserved(
+    check_ranges(
         "RESERVED_ENUM_NO_DELETE",
-        f'enum "{short}"',
+        "reserved range",
+        f'enum "{name}"',
         [(r.start, r.end) for r in old.proto.reserved_range],
-        [(r.start, r.end) for r in new.proto.reserved_range],
-        old.proto.reserved_name,
-        new.proto.reserved_name,
+        reserved,
         file,
         new.path,
+        name,
         report,
     )
+    check_reserved_names(
+        "RESERVED_ENUM_NO_DELETE",
+        f'enum "{name}"',
+        old.proto.reserved_name,
+        reserved_names,
+        file,
+        new.path,
+        name,
+        report,
+    )
+    before, after = old.features.get("enum_type"), new.features.get("enum_type")
+    if before != after:
+        states = {FS.OPEN: "open", FS.CLOSED: "closed"}
+        report.add(
+            "ENUM_SAME_TYPE",
+            f'Enum "{name}" changed from {states.get(before or 0, "?")} to '
+            f'{states.get(after or 0, "?")}.',
+            file,
+            new.path,
+            name,
+        )
+    _check_json_format("Enum", name, old.features, new.features, file, new.path, report)
 
 
-def _check_reserved(
+def check_ranges(
     rule: str,
+    kind: str,
     what: str,
     old_ranges: Sequence[tuple[int, int]],
     new_ranges: Sequence[tuple[int, int]],
-    old_names: Iterable[str],
-    new_names: Iterable[str],
     file: FileInfo,
     path: Path,
+    element: str,
     report: Report,
 ) -> None:
-    """Ranges are inclusive (start, end); each old range must still be reserved exactly."""
+    """Inclusive (start, end) ranges: each old range must stay covered by the new ones."""
     for start, end in old_ranges:
-        if not _covered(start, end, new_ranges):
+        if not covered(start, end, new_ranges):
             shown = str(start) if start == end else f"{start} to {end}"
             report.add(
                 rule,
-                f'Previously present reserved range "[{shown}]" on {what} is missing.',
+                f'Previously present {kind} "[{shown}]" on {what} is missing.',
                 file,
                 path,
+                element,
             )
-    names = set(new_names)
-    for name in old_names:
-        if name not in names:
+
+
+def check_reserved_names(
+    rule: str,
+    what: str,
+    old_names: Iterable[str],
+    new_names: set[str],
+    file: FileInfo,
+    path: Path,
+    element: str,
+    report: Report,
+) -> None:
+    for reserved in old_names:
+        if reserved not in new_names:
             report.add(
-                rule, f'Previously present reserved name "{name}" on {what} is missing.', file, path
+                rule,
+                f'Previously present reserved name "{reserved}" on {what} was deleted.',
+                file,
+                path,
+                element,
             )
 
 
-def _covered(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
+def covered(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
     """Whether every number in the inclusive range is inside the union of ``ranges``."""
     at = start
     for low, high in sorted(ranges):
@@ -245,62 +289,3 @@ def _covered(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
             if at > end:
                 return True
     return at > end
-
-
-def _field_option(f: d.FieldDescriptorProto, name: str) -> str:
-    value = getattr(f.options, name)
-    enum = d.FieldOptions.DESCRIPTOR.fields_by_name[name].enum_type
-    return str(enum.values_by_number[value].name)
-
-
-def _check_field_options(
-    of: d.FieldDescriptorProto,
-    nf: d.FieldDescriptorProto,
-    short: str,
-    file: FileInfo,
-    fpath: Path,
-    report: Report,
-) -> None:
-    before, after = _field_option(of, "jstype"), _field_option(nf, "jstype")
-    if before != after:
-        report.add(
-            "FIELD_SAME_JSTYPE",
-            f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed option '
-            f'"jstype" from "{before}" to "{after}".',
-            file,
-            fpath,
-        )
-    strings = (T.TYPE_STRING, T.TYPE_BYTES)
-    if of.type in strings and nf.type in strings:
-        before, after = _field_option(of, "ctype"), _field_option(nf, "ctype")
-        if before != after:
-            report.add(
-                "FIELD_SAME_CPP_STRING_TYPE",
-                f'Field "{of.number}" with name "{nf.name}" on message "{short}" changed C++ '
-                f'string type from "{before}" to "{after}".',
-                file,
-                fpath,
-            )
-
-
-def _extensions(info: FileInfo) -> dict[str, str]:
-    """Extensions declared in the file, by scope-qualified name -> enclosing message name."""
-    found = {f".{e.name}": "" for e in info.proto.extension}
-    for name, msg in info.messages.items():
-        for e in msg.proto.extension:
-            found[f"{name}.{e.name}"] = name
-    return found
-
-
-def check_extensions(old: FileInfo, new: FileInfo, report: Report) -> None:
-    """EXTENSION_NO_DELETE: an extension declared in the old file is gone from the new."""
-    kept = _extensions(new)
-    for name, scope in _extensions(old).items():
-        if name not in kept:
-            enclosing = new.messages.get(scope) if scope else None
-            report.add(
-                "EXTENSION_NO_DELETE",
-                f'Previously present extension "{name[1:]}" was deleted from file.',
-                new,
-                enclosing.path if enclosing is not None else None,
-            )
