@@ -100,8 +100,10 @@ def show_settings() -> None:
 
 # Commands that live in their own modules, registered here so `spoke --help` lists them.
 from spoke.cli_backup import backup, restore  # noqa: E402
+from spoke.cli_check import check  # noqa: E402
 from spoke.cli_migrate import migrate  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(migrate)
+main.add_command(check)
