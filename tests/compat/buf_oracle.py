@@ -15,6 +15,7 @@ from google.protobuf import descriptor_pb2
 # buf-bin installs `buf` beside the interpreter; the venv may not be on PATH.
 BUF = shutil.which("buf") or shutil.which("buf", path=os.path.dirname(sys.executable))
 
+
 def varint(n: int) -> bytes:
     out = bytearray()
     while True:

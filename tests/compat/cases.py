@@ -484,4 +484,3 @@ CASES += [
         {F: 'syntax = "proto2";\npackage a.v2;\nmessage M { extensions 100 to 200; }\n'},
     ),
 ]
-

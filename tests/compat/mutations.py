@@ -7,7 +7,13 @@ import copy
 import random
 from typing import Any
 
-_SCALARS = ["int32", "int64", "uint32", "sint32", "string", "bytes", "bool", "double", "fixed32"]
+_SCALARS = [
+    "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "sfixed32",
+    "fixed64", "sfixed64", "string", "bytes", "bool", "double", "float", "E",
+]  # fmt: skip
+
+
+_MAP_KEYS = ("int32", "int64", "uint32", "sint64", "fixed32", "string", "bool")
 
 
 def _random_schema(rng: random.Random) -> dict[str, Any]:
@@ -44,11 +50,15 @@ def _render(s: dict[str, Any]) -> str:
         body += [f"oneof {name} {{ {' '.join(lines)} }}" for name, lines in oneofs.items()]
         if m["reserved"]:
             body.append("reserved " + ", ".join(str(r) for r in m["reserved"]) + ";")
+        if m.get("reserved_names"):
+            body.append("reserved " + ", ".join(f'"{r}"' for r in m["reserved_names"]) + ";")
         if m["nested"]:
             body.append("message Inner { int32 x = 1; }")
         out.append(f"message {m['name']} {{ {' '.join(body)} }}")
     if s["enum"]:
         values = " ".join(f"{v} = {i};" for i, v in enumerate(s["enum"]))
+        if "enum_reserved" in s:
+            values += f" reserved {s['enum_reserved']};"
         out.append(f"enum E {{ {values} }}")
     rpcs = " ".join(
         f"rpc {r['name']}({'stream ' if r['cs'] else ''}{r['req']}) "
@@ -84,19 +94,25 @@ def _mutate(s: dict[str, Any], rng: random.Random) -> None:
             "json_name",
             "rpc_delete",
             "unreserve",
+            "reserve_name",
+            "map",
+            "enum_reserve",
         ]
     )
     used = {x["number"] for x in m["fields"]} | set(m["reserved"])
+    is_map = f["type"].startswith("map<") and kind in ("oneof", "optional", "repeated")
     if kind == "rename":
         f["name"] += "x"
     elif kind == "renumber":
         f["number"] = max(used) + 1
     elif kind == "retype":
-        f["type"] = rng.choice(_SCALARS)
+        f["type"] = rng.choice([t for t in _SCALARS if s["enum"] or t != "E"])
     elif kind in ("delete", "reserve") and len(m["fields"]) > 1:
         m["fields"].remove(f)
         if kind == "reserve":
             m["reserved"].append(f["number"])
+    elif is_map:
+        pass  # a map field cannot go into a oneof or take a label
     elif kind == "oneof" and not f["label"]:
         f["oneof"] = rng.choice(["o", "p"])
     elif kind == "optional" and not f["oneof"]:
@@ -117,10 +133,23 @@ def _mutate(s: dict[str, Any], rng: random.Random) -> None:
         s["messages"].remove(m)
     elif kind == "enum_delete":
         s["enum"] = []
+        s.pop("enum_reserved", None)
+        for msg in s["messages"]:
+            for field in msg["fields"]:
+                if field["type"] == "E":
+                    field["type"] = "int32"
     elif kind == "json_name":
         f["json"] = "j" + f["name"]
     elif kind == "rpc_delete":
         s["rpcs"] = []
+    elif kind == "reserve_name" and len(m["fields"]) > 1:
+        m["fields"].remove(f)
+        m.setdefault("reserved_names", []).append(f["name"])
+    elif kind == "map" and not f["oneof"] and not f["label"] and f["type"] in _MAP_KEYS:
+        f["type"] = f"map<{f['type']}, string>"
+    elif kind == "enum_reserve" and len(s["enum"]) > 1:
+        s["enum"].pop()
+        s["enum_reserved"] = len(s["enum"])
     elif kind == "unreserve" and m["reserved"]:
         m["reserved"].pop()
     elif kind == "rpc_type" and s["rpcs"]:
@@ -139,5 +168,3 @@ def random_pairs(count: int, seed: int) -> list[tuple[str, str]]:
             _mutate(new, rng)
         pairs.append((_render(old), _render(new)))
     return pairs
-
-

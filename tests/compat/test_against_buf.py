@@ -12,8 +12,12 @@ from spoke.compat import CATEGORIES, IMPLEMENTED_RULES, RULES_BY_CATEGORY, check
 from spoke.protobuf import compile_files
 
 from .buf_oracle import BUF, breaking, image
-from .cases import CASES, F
+from .cases import CASES as FILE_CASES
+from .cases import F
+from .cases_categories import CASES as CATEGORY_CASES
 from .mutations import random_pairs
+
+CASES = FILE_CASES + CATEGORY_CASES
 
 if BUF is None:
     if os.environ.get("CI") == "true":
@@ -50,7 +54,7 @@ def test_agrees_with_buf(old: dict[str, str], new: dict[str, str], tmp_path: Pat
     _compare(old, new, tmp_path)
 
 
-@pytest.mark.parametrize(("old", "new"), random_pairs(200, seed=4))
+@pytest.mark.parametrize(("old", "new"), random_pairs(300, seed=4))
 def test_random_mutation_agrees_with_buf(old: str, new: str, tmp_path: Path) -> None:
     try:
         _compare({F: old}, {F: new}, tmp_path)

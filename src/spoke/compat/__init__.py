@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from spoke.compat.checker import CATEGORIES, IMPLEMENTED_RULES, RULES_BY_CATEGORY, check
+from spoke.compat.categories import CATEGORIES, RULES_BY_CATEGORY
+from spoke.compat.checker import IMPLEMENTED_RULES, check
 from spoke.compat.model import Violation
 from spoke.compat.modes import MODES, Comparison, Schema, compare, versions_to_check
 

@@ -49,9 +49,7 @@ def check(
     ``FILE``, ``PACKAGE``, ``WIRE_JSON``, ``WIRE``.
     """
     if category not in RULES_BY_CATEGORY:
-        raise ValueError(
-            f"unknown rule category {category!r}; use one of {', '.join(CATEGORIES)}"
-        )
+        raise ValueError(f"unknown rule category {category!r}; use one of {', '.join(CATEGORIES)}")
     enabled = RULES_BY_CATEGORY[category]
     old_set, new_set = _parse(old), _parse(new)
     before = Index.build(old_set, set(targets_old) if targets_old is not None else None)

@@ -53,7 +53,10 @@ def file_features(f: d.FileDescriptorProto) -> Features:
     return merge(base, f.options)
 
 
-def merge(parent: Features, options: d.FileOptions | d.MessageOptions | d.EnumOptions | d.FieldOptions | d.OneofOptions) -> Features:  # noqa: E501
+def merge(
+    parent: Features,
+    options: d.FileOptions | d.MessageOptions | d.EnumOptions | d.FieldOptions | d.OneofOptions,
+) -> Features:
     """``parent`` overridden by the features set in ``options``."""
     if not options.HasField("features"):
         return parent

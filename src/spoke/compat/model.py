@@ -91,6 +91,9 @@ class ServiceInfo:
     file: FileInfo
 
 
+Element = Msg | EnumInfo | ServiceInfo
+
+
 @dataclass(frozen=True, eq=False)
 class FieldInfo:
     """A field of a message, or an extension (``scope`` is then its declaring scope)."""

@@ -92,7 +92,9 @@ def _element(f: FieldInfo) -> str:
     return f"{f.scope}.{f.proto.name}" if f.scope else str(f.proto.name)
 
 
-def check_field(old: FieldInfo, new: FieldInfo, report: Report, *, enums: EnumLookup | None = None) -> None:  # noqa: E501
+def check_field(
+    old: FieldInfo, new: FieldInfo, report: Report, *, enums: EnumLookup | None = None
+) -> None:
     o, n = old.proto, new.proto
     where = (new.file, new.path, _element(new))
     both_map_entries = (
@@ -189,8 +191,10 @@ class EnumLookup:
 
 
 _FLOATS = ("float", "double")
-_INTEGERS = ("int32", "int64", "uint32", "uint64", "sint32", "sint64")
-_INTEGERS += ("fixed32", "fixed64", "sfixed32", "sfixed64")
+_INTEGERS = (
+    *("int32", "int64", "uint32", "uint64", "sint32", "sint64"),
+    *("fixed32", "fixed64", "sfixed32", "sfixed64"),
+)
 
 
 def _default(f: FieldInfo, k: str, enums: EnumLookup | None, *, new: bool) -> object:
@@ -244,8 +248,8 @@ def _as_bytes(value: object) -> bytes:
     if isinstance(value, bytes):
         return value
     # bytes defaults are C-escaped by protoc; decode the escapes to the raw bytes.
-    return str(value).encode("latin-1", "backslashreplace").decode("unicode_escape").encode(
-        "latin-1"
+    return (
+        str(value).encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1")
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from google.protobuf import descriptor_pb2 as d
 
-from spoke.compat.model import FileInfo, Index, Path, Report, syntax_of
+from spoke.compat.model import Element, FileInfo, Index, Path, Report, syntax_of
 
 FILE_OPTIONS = (
     "go_package",
@@ -83,10 +85,9 @@ def _check_file(old: FileInfo, new: FileInfo, report: Report) -> None:
             )
 
 
-def _in_file(names: dict[str, object], file: FileInfo) -> set[str]:
+def _in_file(names: Mapping[str, Element], file: FileInfo) -> set[str]:
     """Package-relative names of the elements of ``names`` declared in ``file``."""
-    cut = len(file.package) + 1 if file.package else 0
-    return {full[cut:] for full, e in names.items() if getattr(e, "file") is file}
+    return {e.name for e in names.values() if e.file is file}
 
 
 def _enclosing(new: Index, file: FileInfo, name: str) -> tuple[Path | None, str]:
@@ -106,12 +107,13 @@ def _check_deletions_in_file(
     old: Index, new: Index, before: FileInfo, after: FileInfo, report: Report
 ) -> None:
     """Deletions matched by package-relative name within one file (Buf's FILE category)."""
-    for kind, rule, old_names, new_names in (
+    pairs: tuple[tuple[str, str, Mapping[str, Element], Mapping[str, Element]], ...] = (
         ("message", "MESSAGE_NO_DELETE", old.messages, new.messages),
         ("enum", "ENUM_NO_DELETE", old.enums, new.enums),
-    ):
-        kept = _in_file(dict(new_names), after)
-        for name in sorted(_in_file(dict(old_names), before) - kept):
+    )
+    for kind, rule, old_names, new_names in pairs:
+        kept = _in_file(new_names, after)
+        for name in sorted(_in_file(old_names, before) - kept):
             path, _ = _enclosing(new, after, name)
             report.add(
                 rule,
@@ -155,7 +157,7 @@ def _extension_names(index: Index, file: FileInfo) -> dict[str, str]:
 def check_packages(old: Index, new: Index, report: Report) -> None:
     """Deletions matched by fully-qualified name within a package (Buf's PACKAGE category)."""
     new_packages = new.packages()
-    for package, files in sorted(old.packages().items()):
+    for package in sorted(old.packages()):
         if package not in new_packages:
             report.add(
                 "PACKAGE_NO_DELETE",
@@ -165,22 +167,20 @@ def check_packages(old: Index, new: Index, report: Report) -> None:
                 file_name="",
             )
             continue
-        prefix = f"{package}." if package else ""
-        for kind, rule, old_map, new_map in (
+        groups: tuple[tuple[str, str, Mapping[str, Element], Mapping[str, Element]], ...] = (
             ("message", "PACKAGE_MESSAGE_NO_DELETE", old.messages, new.messages),
             ("enum", "PACKAGE_ENUM_NO_DELETE", old.enums, new.enums),
             ("service", "PACKAGE_SERVICE_NO_DELETE", old.services, new.services),
-        ):
+        )
+        for kind, rule, old_map, new_map in groups:
             in_new = {k for k, v in new_map.items() if v.file.package == package}
             if kind != "service" and not in_new:
                 # buf 1.75 compares messages and enums only for packages that still hold one.
                 continue
             for full, element in sorted(old_map.items()):
-                if element.file.package != package or full in in_new:
-                    continue
-                _package_deletion(new, rule, kind, full[len(prefix) :], package, element.file, report)
+                if element.file.package == package and full not in in_new:
+                    _package_deletion(new, rule, kind, element.name, package, element.file, report)
         _package_extension_deletions(old, new, package, report)
-        del files
 
 
 def _package_deletion(
@@ -215,7 +215,9 @@ def _package_extension_deletions(old: Index, new: Index, package: str, report: R
         full = _extension_full(x.file, x.scope, str(x.proto.name))
         if full not in new_names:
             name = f"{x.scope}.{x.proto.name}" if x.scope else str(x.proto.name)
-            _package_deletion(new, "PACKAGE_EXTENSION_NO_DELETE", "extension", name, package, x.file, report)
+            _package_deletion(
+                new, "PACKAGE_EXTENSION_NO_DELETE", "extension", name, package, x.file, report
+            )
 
 
 def _extension_full(file: FileInfo, scope: str, name: str) -> str:

@@ -165,13 +165,12 @@ def check_enum(old: EnumInfo, new: EnumInfo, report: Report) -> None:
         if entries is None:
             element = f"{name}.{old_names[0]}"
             what = f'enum value "{number}" on enum "{name}"'
-            report.add(
-                "ENUM_VALUE_NO_DELETE", f"Previously present {what} was deleted.", file, new.path, element
-            )
+            gone = f"Previously present {what} was deleted"
+            report.add("ENUM_VALUE_NO_DELETE", f"{gone}.", file, new.path, element)
             if not covered(number, number, reserved):
                 report.add(
                     "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
-                    f'Previously present {what} was deleted without reserving the number "{number}".',
+                    f'{gone} without reserving the number "{number}".',
                     file,
                     new.path,
                     element,
@@ -179,7 +178,7 @@ def check_enum(old: EnumInfo, new: EnumInfo, report: Report) -> None:
             if not all(n in reserved_names for n in old_names):
                 report.add(
                     "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
-                    f"Previously present {what} was deleted without reserving the name"
+                    f"{gone} without reserving the name"
                     f"{'s' if len(old_names) > 1 else ''} "
                     + ", ".join(f'"{n}"' for n in sorted(old_names))
                     + ".",
@@ -225,7 +224,7 @@ def check_enum(old: EnumInfo, new: EnumInfo, report: Report) -> None:
         report.add(
             "ENUM_SAME_TYPE",
             f'Enum "{name}" changed from {states.get(before or 0, "?")} to '
-            f'{states.get(after or 0, "?")}.',
+            f"{states.get(after or 0, '?')}.",
             file,
             new.path,
             name,
