@@ -144,3 +144,109 @@ def test_targets_limit_the_files_compared() -> None:
     old = compile_files(files={F: H + "message M { int32 x = 1; }\n"}).descriptor_set
     new = compile_files(files={F: H}).descriptor_set
     assert check(old, new, targets_old=[], targets_new=[]) == []
+
+
+def _locations(old: dict[str, str], new: dict[str, str], category: str = "FILE") -> set[str]:
+    return {
+        f"{v.rule} {v.location}"
+        for v in check(
+            compile_files(files=old).descriptor_set,
+            compile_files(files=new).descriptor_set,
+            category=category,
+            targets_old=list(old),
+            targets_new=list(new),
+        )
+    }
+
+
+def test_locations_name_the_element() -> None:
+    old = {
+        F: H + "message M { message N { int32 x = 1; int32 y = 2; } }\n"
+        "enum E { E_U = 0; E_B = 1; }\nservice S { rpc Do(M) returns (M); }\n"
+    }
+    new = {
+        F: H + "message M { message N { int64 x = 1; } }\n"
+        "enum E { E_U = 0; }\nservice S { rpc Do(M.N) returns (M); }\n"
+    }
+    assert _locations(old, new) == {
+        f"FIELD_SAME_TYPE {F}:M.N.x",
+        f"FIELD_NO_DELETE {F}:M.N.y",
+        f"ENUM_VALUE_NO_DELETE {F}:E.E_B",
+        f"RPC_SAME_REQUEST_TYPE {F}:S.Do",
+    }
+
+
+def test_deleted_element_located_in_old_file_name() -> None:
+    old = {F: H + "message M {}\n", "a/v1/b.proto": H + "message Z {}\n"}
+    new = {F: H + "message M {}\n"}
+    (v,) = check(
+        compile_files(files=old).descriptor_set,
+        compile_files(files=new).descriptor_set,
+        category="PACKAGE",
+        targets_old=list(old),
+        targets_new=list(new),
+    )
+    # buf attributes it to no file (the file is gone); the location keeps the old one.
+    assert (v.rule, v.file, v.line, v.location) == (
+        "PACKAGE_MESSAGE_NO_DELETE",
+        "",
+        None,
+        "a/v1/b.proto:Z",
+    )
+
+
+def test_unless_reserved_variants_messages() -> None:
+    old = {F: H + "message M { int32 a = 1; int32 b = 2; }\n"}
+    new = {F: H + "message M { int32 a = 1; reserved 2; }\n"}
+    found = check(
+        compile_files(files=old).descriptor_set,
+        compile_files(files=new).descriptor_set,
+        category="WIRE_JSON",
+    )
+    assert [(v.rule, v.message) for v in found] == [
+        (
+            "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+            'Previously present field "2" with name "b" on message "M" was deleted without '
+            'reserving the name "b".',
+        )
+    ]
+    assert (
+        check(
+            compile_files(files=old).descriptor_set,
+            compile_files(files=new).descriptor_set,
+            category="WIRE",
+        )
+        == []
+    )
+
+
+def test_wire_type_change_message_names_both_types() -> None:
+    (v,) = check(
+        compile_files(files={F: H + "message M { int32 x = 1; }\n"}).descriptor_set,
+        compile_files(files={F: H + "message M { sint32 x = 1; }\n"}).descriptor_set,
+        category="WIRE",
+    )
+    assert v.rule == "FIELD_WIRE_COMPATIBLE_TYPE"
+    assert '"int32" to "sint32"' in v.message
+    assert (v.line, v.column) == (3, 13)
+
+
+def test_enum_switch_to_superset_enum_is_wire_compatible() -> None:
+    old = (
+        H
+        + "enum E { E_U = 0; }\nmessage Q { enum E { E_U = 0; E_A = 1; } }\nmessage M { E e = 1; }\n"
+    )
+    new = old.replace("message M { E e = 1; }", "message M { Q.E e = 1; }")
+    rules = _locations({F: old}, {F: new}, "WIRE")
+    assert rules == set()
+    assert _locations({F: old}, {F: new}, "FILE") == {f"FIELD_SAME_TYPE {F}:M.e"}
+
+
+def test_editions_feature_resolution() -> None:
+    e = 'edition = "2023";\npackage a.v1;\n'
+    old = {F: e + "message M { string s = 1; }\n"}
+    new = {F: e + "option features.utf8_validation = NONE;\nmessage M { string s = 1; }\n"}
+    assert _locations(old, new) == {
+        f"FIELD_SAME_UTF8_VALIDATION {F}:M.s",
+        f"FIELD_SAME_JAVA_UTF8_VALIDATION {F}:M.s",
+    }

@@ -232,15 +232,19 @@ class Report:
         element: str = "",
         *,
         file_name: str = "",
+        element_file: str | None = None,
     ) -> None:
         """Record a violation at ``path`` in ``file`` (the new side), about ``element``
-        (package-relative name; empty for the file itself)."""
+        (package-relative name; empty for the file itself). Without a new file, ``file_name``
+        is reported as the file and ``element_file`` (default: the same) names the file the
+        element was in, for ``location``."""
         line: int | None = None
         column: int | None = None
         name = file.name if file is not None else file_name
         if file is not None and path is not None and path in file.locations:
             line, column = file.locations[path]
-        location = f"{name}:{element}" if element else name
+        where = name if element_file is None else element_file
+        location = f"{where}:{element}" if element else where
         self.violations.append(Violation(rule, message, name, line, column, location))
 
 

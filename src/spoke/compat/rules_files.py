@@ -195,7 +195,8 @@ def _package_deletion(
     message = f'Previously present {kind} "{name}" was deleted from package "{package}".'
     still = new.files.get(old_file.name)
     if still is None:
-        report.add(rule, message, None, None, name, file_name="")
+        # buf names no file here; the location still says where the element was.
+        report.add(rule, message, None, None, name, element_file=old_file.name)
         return
     path, _ = _enclosing(new, still, name) if kind != "service" else (None, "")
     report.add(rule, message, still, path, name)
