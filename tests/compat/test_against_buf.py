@@ -3,7 +3,9 @@ hand-written pairs and on random mutations, in every rule category."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,23 @@ def test_corpus_covers_every_implemented_rule() -> None:
                 )
             }
     assert set(IMPLEMENTED_RULES) - seen == set()
+
+
+def test_categories_match_buf() -> None:
+    """Spoke's category table is buf's own (``buf config ls-breaking-rules``), CSR aside."""
+    assert BUF is not None
+    listed = subprocess.run(
+        [BUF, "config", "ls-breaking-rules", "--version", "v2", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    theirs: dict[str, set[str]] = {}
+    for line in listed.splitlines():
+        rule = json.loads(line)
+        for category in rule["categories"]:
+            if category in CATEGORIES:
+                theirs.setdefault(category, set()).add(rule["id"])
+    assert {c: set(r) for c, r in RULES_BY_CATEGORY.items()} == theirs
+    assert set(IMPLEMENTED_RULES) == set().union(*theirs.values())
