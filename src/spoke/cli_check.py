@@ -19,13 +19,17 @@ import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from spoke.compat import CATEGORIES, MODES, Comparison, Schema, Violation, compare
-from spoke.protobuf import CompilationFailed, Diagnostic, compile_files, well_known_paths
 from spoke.settings import Settings
+
+# The checker and the compiler (grpc_tools) are imported when the command runs: `spoke` imports
+# this module for every command, and they would add ~50 ms to each one's start-up.
+if TYPE_CHECKING:
+    from spoke.compat import Comparison, Schema, Violation
+    from spoke.protobuf import Diagnostic
 
 __all__ = ["check"]
 
@@ -36,7 +40,10 @@ EXIT_INPUT = 2
 MAX_FILE_BYTES = Settings().max_body_bytes
 
 # Two directories hold one earlier version only, so the *_TRANSITIVE modes mean nothing here.
-CHECK_MODES = tuple(mode for mode in MODES if not mode.endswith("_TRANSITIVE"))
+# Both lists are spelled out for the help text (see above); a test keeps them equal to
+# spoke.compat's MODES and CATEGORIES.
+CHECK_MODES = ("NONE", "BACKWARD", "FORWARD", "FULL")
+RULE_CATEGORIES = ("FILE", "PACKAGE", "WIRE_JSON", "WIRE")
 FORMATS = ("text", "json", "github")
 
 
@@ -135,6 +142,8 @@ def _walk(root: str, real_root: str) -> Iterator[tuple[str, str]]:
 def collect(directory: str, *, skipped: list[str]) -> Tree:
     """Every ``*.proto`` under ``directory``; well-known types found there are left out (they
     are built in, and compiling a second copy would clash) and listed in ``skipped``."""
+    from spoke.protobuf import well_known_paths
+
     files: dict[str, str] = {}
     for relative, disk_path in _walk(directory, os.path.realpath(directory)):
         shown = os.path.join(directory, relative)
@@ -168,13 +177,17 @@ def _diagnostic_line(side: str, diagnostic: Diagnostic, trees: Sequence[Tree]) -
         owner = next((t for t in trees if where in t.files), None)
         if owner is not None:
             where = owner.shown(where)
-    text = str(Diagnostic(where, diagnostic.line, diagnostic.column, diagnostic.message))
-    return f"{side}: {text}"
+    position = "".join(f":{n}" for n in (diagnostic.line, diagnostic.column) if n is not None)
+    prefix = f"{where}{position}: " if where is not None else ""
+    return f"{side}: {prefix}{diagnostic.message}"
 
 
 def compile_side(name: str, tree: Tree, includes: Sequence[Tree]) -> Side:
     """Compile ``tree`` with the include directories' files importable; the targets are the
     tree's own files. Raises InputError with one line per compiler error."""
+    from spoke.compat import Schema
+    from spoke.protobuf import CompilationFailed, compile_files
+
     imports: dict[str, str] = {}
     for include in includes:  # the first directory that has a path provides it, as with -I
         for path, text in include.files.items():
@@ -271,6 +284,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from spoke.compat import MODES
+
     mode = value.upper()
     if mode in MODES and mode not in CHECK_MODES:
         base = mode.removesuffix("_TRANSITIVE")
@@ -284,6 +299,8 @@ def _mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 
 def _rules(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from spoke.compat import CATEGORIES
+
     rules = value.upper()
     if rules not in CATEGORIES:
         raise click.BadParameter(f"{value!r} is not one of {', '.join(CATEGORIES)}")
@@ -312,7 +329,7 @@ _DIRECTORY = click.Path(exists=True, file_okay=False, dir_okay=True)
     default="FILE",
     show_default=True,
     callback=_rules,
-    metavar="|".join(CATEGORIES),
+    metavar="|".join(RULE_CATEGORIES),
     help="Buf's rule category: which rules apply.",
 )
 @click.option(
@@ -368,6 +385,8 @@ def check(
     if errors:
         _fail("\n".join(errors))
     new, old = sides
+
+    from spoke.compat import compare
 
     try:
         comparison = compare(new.schema, [old.schema], mode=mode, rules=rules)

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import spoke.compat
 from spoke import cli_check
 from spoke.cli import main
 from spoke.cli_check import Located
-from spoke.compat import Violation
+from spoke.compat import CATEGORIES, MODES, Violation
 
 HEADER = 'syntax = "proto3";\npackage shop.v1;\n'
 ORDER_V1 = HEADER + "message Order {\n  string id = 1;\n  int64 total = 2;\n}\n"
@@ -253,6 +254,11 @@ def test_an_unknown_mode_or_rule_category_is_a_usage_error(pair: Path) -> None:
     )
 
 
+def test_the_options_offer_every_mode_and_category_of_the_checker() -> None:
+    assert tuple(m for m in MODES if not m.endswith("_TRANSITIVE")) == cli_check.CHECK_MODES
+    assert cli_check.RULE_CATEGORIES == CATEGORIES
+
+
 def test_against_is_required(pair: Path) -> None:
     assert_input_error(run("new", cwd=pair), "Missing option '--against'")
 
@@ -323,7 +329,7 @@ def test_a_checker_failure_is_exit_2_not_a_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(cli_check, "compare", broken)
+    monkeypatch.setattr(spoke.compat, "compare", broken)
     result = run("new", "--against", "old", cwd=pair)
     assert_input_error(result, "spoke: internal error in the checker: KeyError: 'boom'")
 
