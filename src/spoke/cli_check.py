@@ -382,6 +382,8 @@ def check(
             sides.append(compile_side(name, tree, includes))
         except InputError as exc:
             errors.append(str(exc))
+        except Exception as exc:  # e.g. no space left for protoc's temporary files
+            errors.append(f"{name}: cannot compile: {type(exc).__name__}: {exc}")
     if errors:
         _fail("\n".join(errors))
     new, old = sides

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import spoke.compat
+import spoke.protobuf
 from spoke import cli_check
 from spoke.cli import main
 from spoke.cli_check import Located
@@ -332,6 +333,21 @@ def test_a_checker_failure_is_exit_2_not_a_traceback(
     monkeypatch.setattr(spoke.compat, "compare", broken)
     result = run("new", "--against", "old", cwd=pair)
     assert_input_error(result, "spoke: internal error in the checker: KeyError: 'boom'")
+
+
+def test_a_compiler_failure_is_exit_2_not_a_traceback(
+    pair: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spoke.protobuf, "compile_files", broken)
+    result = run("new", "--against", "old", cwd=pair)
+    assert_input_error(
+        result,
+        "spoke: new: cannot compile: OSError: [Errno 28] No space left on device",
+        "spoke: old: cannot compile: ",
+    )
 
 
 # --- the installed command ---------------------------------------------------------------------
