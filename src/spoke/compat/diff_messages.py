@@ -287,7 +287,8 @@ def compare_enum(old: EnumInfo, new: EnumInfo, sides: tuple[Side, Side], out: Ch
                     place,
                     shown_old,
                     shown_new,
-                    f'Value {number} of {what} was renamed from "{shown_old}" to "{shown_new}".',
+                    f"Value {number} of {what} changed its {_names(old_names, new_names)} from "
+                    f'"{shown_old}" to "{shown_new}".',
                 )
             _value_options(old, new, number, sides, out, what)
     _ranges(
@@ -301,6 +302,11 @@ def compare_enum(old: EnumInfo, new: EnumInfo, sides: tuple[Side, Side], out: Ch
         out,
     )
     _reserved_names(old.proto.reserved_name, new.proto.reserved_name, here, what, out)
+
+
+def _names(old: list[str], new: list[str]) -> str:
+    """ "name", or "names" when a number has aliases (``allow_alias``) on either side."""
+    return "names" if len(old) > 1 or len(new) > 1 else "name"
 
 
 def _value_options(
