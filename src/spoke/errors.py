@@ -15,6 +15,7 @@ __all__ = [
     "BackendUnavailable",
     "Conflict",
     "FileNotFound",
+    "IncompatibleSchema",
     "InvalidRequest",
     "ModuleExists",
     "ModuleNotFound",
@@ -118,6 +119,16 @@ class VersionExists(Conflict):
     """The version is already stored with different content; versions are immutable."""
 
     default_code = "version_exists"
+
+
+class IncompatibleSchema(Conflict):
+    """A push breaks the module's compatibility policy against an earlier version.
+
+    A 409 rather than a 422: the files compile and would be accepted by another module, or by
+    this one under another policy; what they conflict with is the history already stored.
+    """
+
+    default_code = "incompatible_schema"
 
 
 class PayloadTooLarge(SpokeError):

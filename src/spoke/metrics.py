@@ -137,6 +137,20 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Every verdict Spoke computes, on a push or for a client asking: a rise of
+        # "incompatible" on pushes is a team fighting the policy, not a fault of the service.
+        self.compatibility_checks = Counter(
+            "spoke_compatibility_checks_total",
+            "Compatibility checks of pushes and of the compatibility endpoints, by outcome.",
+            ["mode", "result"],
+            registry=self.registry,
+        )
+        self.compatibility_duration = Histogram(
+            "spoke_compatibility_check_duration_seconds",
+            "Time to check a version against earlier ones, reading their descriptor sets included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     _request_children: dict[tuple[str, str, int], tuple[Any, Any]]
 

@@ -17,8 +17,6 @@ from datetime import datetime
 from spoke.cache import SafeCache
 from spoke.dependencies import DependencyResolver
 from spoke.domain import (
-    COMPATIBILITY_MODES,
-    COMPATIBILITY_RULES,
     CompatibilityPolicy,
     DependencyRef,
     FileRef,
@@ -33,11 +31,11 @@ from spoke.domain import (
 from spoke.errors import (
     BackendUnavailable,
     FileNotFound,
-    InvalidRequest,
     Unprocessable,
     VersionExists,
     VersionNotFound,
 )
+from spoke.evolution import SchemaEvolution
 from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
 from spoke.lru import ObjectLRU
 from spoke.metrics import Metrics
@@ -84,30 +82,6 @@ class ValidationResult:
     warnings: tuple[dict[str, object], ...]
 
 
-def check_policy(raw: object) -> CompatibilityPolicy:
-    """Parse a ``compatibility`` object: ``{"mode"?, "rules"?}`` with the defaults filled in."""
-    if not isinstance(raw, dict):
-        raise InvalidRequest("'compatibility' must be an object with 'mode' and 'rules'")
-    unknown = set(raw) - {"mode", "rules"}
-    if unknown:
-        raise InvalidRequest(f"unknown field(s) in 'compatibility': {', '.join(sorted(unknown))}")
-    mode = raw.get("mode", "BACKWARD")
-    rules = raw.get("rules", "FILE")
-    if mode not in COMPATIBILITY_MODES:
-        raise Unprocessable(
-            f"unknown compatibility mode {mode!r}; use one of {', '.join(COMPATIBILITY_MODES)}",
-            code="invalid_compatibility",
-            details={"mode": mode if isinstance(mode, str) else None},
-        )
-    if rules not in COMPATIBILITY_RULES:
-        raise Unprocessable(
-            f"unknown rule category {rules!r}; use one of {', '.join(COMPATIBILITY_RULES)}",
-            code="invalid_compatibility",
-            details={"rules": rules if isinstance(rules, str) else None},
-        )
-    return CompatibilityPolicy(mode=mode, rules=rules)
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -144,6 +118,13 @@ class RegistryService:
         self.metrics = metrics
         self.clock = clock
         self.dependencies = DependencyResolver(storage=storage, get_version=self.get_version)
+        self.evolution = SchemaEvolution(
+            storage=storage,
+            metrics=metrics,
+            get_version=self.get_version,
+            descriptor_set=self.descriptor_set,
+            compile_files=self._compile_with_dependencies,
+        )
         self._well_known = well_known_paths()
         self._hot_versions: ObjectLRU[tuple[str, str], _IndexedVersion] = ObjectLRU(
             max_items=HOT_VERSIONS
@@ -194,9 +175,10 @@ class RegistryService:
         """Compile and store a version, or recognise an identical re-push.
 
         Raises ``ModuleNotFound``, ``VersionExists`` (different content),
-        ``Unprocessable`` (bad schema, unresolved import, bad dependency).
+        ``Unprocessable`` (bad schema, unresolved import, bad dependency), ``IncompatibleSchema``
+        (the module's compatibility policy refuses it).
         """
-        self.storage.get_module(name=module)
+        found = self.storage.get_module(name=module)
         files = {path: request.files[path] for path in sorted(request.files)}
         refs = tuple(self._file_ref(path, text) for path, text in files.items())
         # A CI retry of a stored version is answered without compiling anything.
@@ -208,6 +190,10 @@ class RegistryService:
             return self._repush(stored, refs, request.dependencies)
 
         compiled = self._compile_with_dependencies(files, request.dependencies)
+        # Checked before anything is written: a refused push leaves no blob behind.
+        self.evolution.enforce(
+            module=found, version=request.version, compiled=compiled, paths=files
+        )
         # Blobs first, each durable before the version that names it is written.
         for text in files.values():
             self.blobs.put(data=text.encode("utf-8"))

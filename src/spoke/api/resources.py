@@ -24,8 +24,9 @@ from spoke.api.representations import (
 )
 from spoke.domain import DependencyRef, SourceInfo, Version
 from spoke.errors import InvalidRequest
+from spoke.evolution import check_policy
 from spoke.lru import LRUCache
-from spoke.service import PushRequest, RegistryService, check_policy
+from spoke.service import PushRequest, RegistryService
 from spoke.validation import (
     validate_dependency,
     validate_module_name,
