@@ -11,6 +11,11 @@ from dataclasses import dataclass
 import falcon
 
 from spoke.api.errors import install_error_handlers
+from spoke.api.evolution import (
+    CompatibilityResource,
+    DiffResource,
+    VersionCompatibilityResource,
+)
 from spoke.api.health import HealthCheck, Readiness, create_health_app
 from spoke.api.middleware import MetricsMiddleware
 from spoke.api.resources import (
@@ -173,4 +178,7 @@ def _add_routes(
     api.add_route(f"{version}/dependencies", make(DependenciesResource))
     api.add_route(f"{version}/dependencies/transitive", make(TransitiveDependenciesResource))
     api.add_route(f"{version}/dependents", make(DependentsResource))
+    api.add_route(f"{version}/compatibility", make(VersionCompatibilityResource))
+    api.add_route(f"{API_PREFIX}/modules/{{name}}/compatibility", make(CompatibilityResource))
+    api.add_route(f"{API_PREFIX}/modules/{{name}}/diff", make(DiffResource))
     api.add_route(f"{API_PREFIX}/validate", make(ValidateResource))
