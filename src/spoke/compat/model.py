@@ -4,6 +4,7 @@ key Buf pairs it with, its resolved features, and source locations."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from google.protobuf import descriptor_pb2 as d
 
@@ -48,19 +49,17 @@ Path = tuple[int, ...]
 
 @dataclass(frozen=True, eq=False)
 class FileInfo:
-    """A target file, its resolved features and its source locations by path."""
+    """A target file and its resolved features. Source locations are indexed on first use:
+    only a file with a violation needs them."""
 
     proto: d.FileDescriptorProto
     features: Features
-    locations: dict[Path, tuple[int, int]]
+    name: str
+    package: str
 
-    @property
-    def name(self) -> str:
-        return str(self.proto.name)
-
-    @property
-    def package(self) -> str:
-        return str(self.proto.package)
+    @cached_property
+    def locations(self) -> dict[Path, tuple[int, int]]:
+        return _locations(self.proto)
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +139,7 @@ class Index:
             _collect_enums(f".{proto.package}" if proto.package else "", proto, index.all_enums)
             if targets is not None and proto.name not in targets:
                 continue
-            info = FileInfo(proto, file_features(proto), _locations(proto))
+            info = FileInfo(proto, file_features(proto), str(proto.name), str(proto.package))
             index.files[info.name] = info
             for i, m in enumerate(proto.message_type):
                 index._add_message("", m, (4, i), info, info.features)

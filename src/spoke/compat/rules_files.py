@@ -157,6 +157,12 @@ def _extension_names(index: Index, file: FileInfo) -> dict[str, str]:
 def check_packages(old: Index, new: Index, report: Report) -> None:
     """Deletions matched by fully-qualified name within a package (Buf's PACKAGE category)."""
     new_packages = new.packages()
+    groups: tuple[tuple[str, str, Mapping[str, Element], Mapping[str, Element]], ...] = (
+        ("message", "PACKAGE_MESSAGE_NO_DELETE", old.messages, new.messages),
+        ("enum", "PACKAGE_ENUM_NO_DELETE", old.enums, new.enums),
+        ("service", "PACKAGE_SERVICE_NO_DELETE", old.services, new.services),
+    )
+    held = {kind: {e.file.package for e in new_map.values()} for kind, _, _, new_map in groups}
     for package in sorted(old.packages()):
         if package not in new_packages:
             report.add(
@@ -166,20 +172,16 @@ def check_packages(old: Index, new: Index, report: Report) -> None:
                 None,
                 file_name="",
             )
-            continue
-        groups: tuple[tuple[str, str, Mapping[str, Element], Mapping[str, Element]], ...] = (
-            ("message", "PACKAGE_MESSAGE_NO_DELETE", old.messages, new.messages),
-            ("enum", "PACKAGE_ENUM_NO_DELETE", old.enums, new.enums),
-            ("service", "PACKAGE_SERVICE_NO_DELETE", old.services, new.services),
-        )
-        for kind, rule, old_map, new_map in groups:
-            in_new = {k for k, v in new_map.items() if v.file.package == package}
-            if kind != "service" and not in_new:
-                # buf 1.75 compares messages and enums only for packages that still hold one.
+    for kind, rule, old_map, new_map in groups:
+        for full, element in sorted(old_map.items()):
+            package = element.file.package
+            if full in new_map or package not in new_packages:
                 continue
-            for full, element in sorted(old_map.items()):
-                if element.file.package == package and full not in in_new:
-                    _package_deletion(new, rule, kind, element.name, package, element.file, report)
+            # buf 1.75 reports deleted messages and enums only while the package still holds
+            # one (services: always).
+            if kind == "service" or package in held[kind]:
+                _package_deletion(new, rule, kind, element.name, package, element.file, report)
+    for package in sorted(set(old.packages()) & set(new_packages)):
         _package_extension_deletions(old, new, package, report)
 
 
