@@ -8,9 +8,13 @@ import pytest
 
 from spoke.compat import Schema, check, compare
 from spoke.compat.categories import ALL_RULES
-from spoke.compat.diff import Change, diff
+from spoke.compat.diff import Change, diff, find_changes
 from spoke.compat.diff_rules import CHANGE_TYPES, OPTION_RULES, RULES_BY_CHANGE
 from spoke.protobuf import compile_files
+
+from .cases import CASES as CHECKER_CASES
+from .cases_categories import CASES as CATEGORY_CASES
+from .mutations import random_pairs
 
 F = "a/v1/a.proto"
 H = 'syntax = "proto3";\npackage a.v1;\n'
@@ -405,3 +409,26 @@ def test_fifty_file_pair() -> None:
         ("field_added", "breaking"),
     }
     assert len(changes) == 10 + 8
+
+
+def _checker_pairs() -> list[tuple[str, Files, Files]]:
+    pairs = [(name, old, new) for name, old, new in [*CHECKER_CASES, *CATEGORY_CASES]]
+    pairs += [(f"random_{i}", {F: o}, {F: n}) for i, (o, n) in enumerate(random_pairs(100, 11))]
+    return pairs
+
+
+def test_every_violation_is_explained_by_a_listed_change() -> None:
+    """Over the checker's own test pairs, in every category and both directions, each
+    violation falls on some change the diff lists, so no breaking change goes unseen."""
+    unexplained: list[tuple[str, str, str]] = []
+    checked = 0
+    for name, old_files, new_files in _checker_pairs():
+        old, new = schema(old_files, "1"), schema(new_files, "2")
+        matches = set().union(*(f.matches for f in find_changes(old, new)))
+        for rules in ("FILE", "PACKAGE", "WIRE_JSON", "WIRE"):
+            for v in compare(new, [old], mode="FULL", rules=rules).violations:
+                checked += 1
+                if (v.rule, v.location) not in matches:
+                    unexplained.append((name, v.rule, v.location))
+    assert unexplained == []
+    assert checked > 500

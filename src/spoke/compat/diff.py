@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from spoke.compat.diff_fields import declaration
 from spoke.compat.diff_files import compare_extension, compare_files, compare_service
 from spoke.compat.diff_messages import compare_enum, compare_message
-from spoke.compat.diff_model import Changes, Place, loc
+from spoke.compat.diff_model import Changes, Found, Place, loc
+from spoke.compat.diff_rules import RULES_BY_CHANGE
 from spoke.compat.diff_side import E, Pairing, Side, extension_name, full, pair_elements
 from spoke.compat.model import EnumInfo, FieldInfo, Msg, ServiceInfo, Violation
 from spoke.compat.modes import Schema
 
-__all__ = ["Change", "diff"]
+__all__ = ["Change", "diff", "find_changes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,27 @@ def diff(old: Schema, new: Schema, *, violations: Sequence[Violation] = ()) -> l
     ``violations`` are those of the compatibility check of the same two versions under the
     module's policy (any mode and category); they only decide each change's severity.
     """
+    flagged = {(v.rule, v.location) for v in violations}
+    changes = [
+        Change(
+            f.type,
+            "breaking" if f.matches & flagged else "non_breaking",
+            f.location,
+            f.old_value,
+            f.new_value,
+            f.description,
+        )
+        for f in find_changes(old, new)
+    ]
+    changes.sort(
+        key=lambda c: (c.location, c.type, c.old_value or "", c.new_value or "", c.description)
+    )
+    return changes
+
+
+def find_changes(old: Schema, new: Schema) -> list[Found]:
+    """The changes before severities are known, each with the (rule, location) pairs of the
+    violations that would make it breaking (in no particular order)."""
     sides = (Side(old), Side(new))
     out = Changes()
     compare_files(sides, out)
@@ -81,22 +103,7 @@ def diff(old: Schema, new: Schema, *, violations: Sequence[Violation] = ()) -> l
     _elements("Service", "service", services, sides, out, moved, messages, compare_service)
     extensions = pair_elements(sides[0].extensions, sides[1].extensions, extension_name)
     _elements("Extension", "extension", extensions, sides, out, moved, messages, compare_extension)
-    flagged = {(v.rule, v.location) for v in violations}
-    changes = [
-        Change(
-            f.type,
-            "breaking" if f.matches & flagged else "non_breaking",
-            f.location,
-            f.old_value,
-            f.new_value,
-            f.description,
-        )
-        for f in out.found
-    ]
-    changes.sort(
-        key=lambda c: (c.location, c.type, c.old_value or "", c.new_value or "", c.description)
-    )
-    return changes
+    return out.found
 
 
 def _name(e: Msg | EnumInfo | ServiceInfo) -> str:
@@ -151,19 +158,8 @@ def _elements(
             if prefix == "message":
                 moved.add(new_name)
         compare(old, new, sides, out)
-    for gone, side, verb in (
-        (pairing.removed, sides[1], "removed"),
-        (pairing.added, sides[0], "added"),
-    ):
-        _unpaired(
-            kind,
-            prefix,
-            verb,
-            gone,
-            side,
-            messages.removed if verb == "removed" else messages.added,
-            out,
-        )
+    _unpaired(kind, prefix, "removed", pairing.removed, sides, messages.removed, out)
+    _unpaired(kind, prefix, "added", pairing.added, sides[::-1], messages.added, out)
 
 
 def _unpaired(
@@ -171,12 +167,13 @@ def _unpaired(
     prefix: str,
     verb: str,
     elements: Mapping[str, E],
-    other: Side,
+    sides: tuple[Side, Side],
     unpaired_messages: Mapping[str, Msg],
     out: Changes,
 ) -> None:
-    """Elements on one side only, unless their file or enclosing message is also one-sided
-    (then that is the change)."""
+    """Elements on one side only (``sides``: theirs, then the other), unless their file or
+    enclosing message is also one-sided (then that is the change)."""
+    own, other = sides
     for _, e in sorted(elements.items()):
         parent = _parent(e)
         if e.file.name not in other.files or (parent is not None and parent in unpaired_messages):
@@ -190,4 +187,20 @@ def _unpaired(
             value if verb == "removed" else None,
             value if verb == "added" else None,
             f'{kind} "{name}" was {words} file "{e.file.name}".',
+            extra=_contents(own, e.file.name, name) if prefix == "message" else (),
         )
+
+
+def _contents(side: Side, file: str, name: str) -> list[tuple[str, str]]:
+    """The deletions the checker reports for what a message contains (nested messages, map
+    entries, enums, extensions), which the diff folds into the message's own change."""
+    return [
+        (rule, at)
+        for kind, change_type in (
+            ("message", "message_removed"),
+            ("enum", "enum_removed"),
+            ("extension", "extension_removed"),
+        )
+        for rule in RULES_BY_CHANGE[change_type]
+        for at in side.locations_within(file, name, kind)
+    ]

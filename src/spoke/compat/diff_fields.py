@@ -109,12 +109,23 @@ def default_text(f: FieldInfo) -> str | None:
     return str(p.default_value)
 
 
-def _entry_locations(f: FieldInfo) -> list[str]:
-    """Where the checker reports a map's key or value type change: on the entry's fields."""
-    if f.owner is None or not is_map(f):
-        return []
-    entry = f"{f.owner.name}.{map_entry_name(f)}"
-    return [loc(f.file.name, entry, part) for part in ("key", "value")]
+def map_entry_pairs(*fields: FieldInfo) -> list[tuple[str, str]]:
+    """What the checker reports on the entry message generated for a map field: the entry's
+    deletion (when the field is deleted, renamed or stops being a map) and its key or value
+    type changing. The diff folds these into the map field's own change."""
+    pairs: list[tuple[str, str]] = []
+    for f in fields:
+        if f.owner is None or not is_map(f):
+            continue
+        entry = f"{f.owner.name}.{map_entry_name(f)}"
+        deleted = ("MESSAGE_NO_DELETE", "PACKAGE_MESSAGE_NO_DELETE")
+        pairs.extend((rule, loc(f.file.name, entry)) for rule in deleted)
+        pairs.extend(
+            (rule, loc(f.file.name, entry, part))
+            for rule in RULES_BY_CHANGE["field_type_changed"]
+            for part in ("key", "value")
+        )
+    return pairs
 
 
 def compare_field(
@@ -133,15 +144,13 @@ def compare_field(
         _compare_names(old, new, place, what_cap, out)
     before, after = field_type(old), field_type(new)
     if before.key != after.key:
-        entries = [*_entry_locations(old), *_entry_locations(new)]
-        extra = [(rule, at) for rule in RULES_BY_CHANGE["field_type_changed"] for at in entries]
         out.add(
             "field_type_changed",
             place,
             before.text,
             after.text,
             f'{what_cap} changed type from "{before.text}" to "{after.text}".',
-            extra=extra,
+            extra=map_entry_pairs(old, new),
         )
     card_before, card_after = cardinality(old), cardinality(new)
     if card_before != card_after:
@@ -151,6 +160,7 @@ def compare_field(
             card_before,
             card_after,
             f'{what_cap} changed cardinality from "{card_before}" to "{card_after}".',
+            extra=map_entry_pairs(old, new),
         )
     oneof_before, oneof_after = oneof_of(old), oneof_of(new)
     if oneof_before != oneof_after:
@@ -195,6 +205,10 @@ def _compare_names(old: FieldInfo, new: FieldInfo, place: Place, what: str, out:
     if o.name != n.name:
         json_too = o.json_name != n.json_name and follows
         note = f' (JSON name "{o.json_name}" to "{n.json_name}")' if json_too else ""
+        rules = ["FIELD_SAME_NAME", *(["FIELD_SAME_JSON_NAME"] if json_too else [])]
+        if is_map(old) or is_map(new):
+            # The entry message is named after the field, so the field's type name changes.
+            rules.extend(RULES_BY_CHANGE["field_type_changed"])
         out.add(
             "field_renamed",
             place,
@@ -202,7 +216,8 @@ def _compare_names(old: FieldInfo, new: FieldInfo, place: Place, what: str, out:
             str(n.name),
             f'Field {n.number} of message "{_message_of(new)}" was renamed from "{o.name}" to '
             f'"{n.name}"{note}.',
-            rules=["FIELD_SAME_NAME", "FIELD_SAME_JSON_NAME"] if json_too else ["FIELD_SAME_NAME"],
+            rules=rules,
+            extra=map_entry_pairs(old, new),
         )
     if o.json_name != n.json_name and not (o.name != n.name and follows):
         out.add(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from google.protobuf import descriptor_pb2 as d
 
-from spoke.compat.diff_fields import compare_field, declaration
+from spoke.compat.diff_fields import compare_field, declaration, map_entry_pairs
 from spoke.compat.diff_model import Changes, Place, loc
 from spoke.compat.diff_options import compare_options
 from spoke.compat.diff_rules import OPTION_RULES
@@ -60,6 +60,7 @@ def compare_message(old: Msg, new: Msg, sides: tuple[Side, Side], out: Changes) 
                 declaration(before),
                 None,
                 f'Field {number} "{name}" was removed from {what}.',
+                extra=map_entry_pairs(before),
             )
         elif before is None and after is not None:
             name = str(after.proto.name)
@@ -69,6 +70,7 @@ def compare_message(old: Msg, new: Msg, sides: tuple[Side, Side], out: Changes) 
                 None,
                 declaration(after),
                 f'Field {number} "{name}" was added to {what}.',
+                extra=map_entry_pairs(after),
             )
         elif before is not None and after is not None:
             place = child(str(before.proto.name), str(after.proto.name))

@@ -35,7 +35,9 @@ _ENUM_VALUE_DELETE = (
 _MESSAGE_DELETE = ("MESSAGE_NO_DELETE", "PACKAGE_MESSAGE_NO_DELETE")
 _ENUM_DELETE = ("ENUM_NO_DELETE", "PACKAGE_ENUM_NO_DELETE")
 _SERVICE_DELETE = ("SERVICE_NO_DELETE", "PACKAGE_SERVICE_NO_DELETE")
-_EXTENSION_DELETE = ("EXTENSION_NO_DELETE", "PACKAGE_EXTENSION_NO_DELETE")
+# The checker pairs extensions by (extendee, number), the diff by name: an extension that
+# keeps its number under a new name is one removed and one added here, a rename there.
+_EXTENSION_DELETE = ("EXTENSION_NO_DELETE", "PACKAGE_EXTENSION_NO_DELETE", "FIELD_SAME_NAME")
 _RESERVED = ("RESERVED_MESSAGE_NO_DELETE", "RESERVED_ENUM_NO_DELETE")
 
 # Change type -> the rules whose violation at the change's location makes it breaking. The

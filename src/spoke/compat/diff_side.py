@@ -48,7 +48,8 @@ class Side:
         self.options = OptionReader(fds)
 
     def locations_within(self, file: str, scope: str, kind: str) -> list[str]:
-        """Locations of the elements of ``kind`` (``message``, ``enum``, ``field``, ``file``)
+        """Locations of the elements of ``kind`` (``message``, ``enum``, ``field``,
+        ``extension``, ``file``)
         in ``file`` at or under ``scope`` (a package-relative message name, "" for the whole
         file), map entries and their fields included: the checker reports on those too."""
         if kind == "file":
@@ -59,8 +60,17 @@ class Side:
 
         found: list[str] = []
         if kind == "enum":
-            found = [loc(file, e.name) for e in self.enums.values() if e.file.name == file]
-            return [at for at in found if inside(at.partition(":")[2])]
+            return [
+                loc(file, e.name)
+                for e in self.enums.values()
+                if e.file.name == file and inside(e.name)
+            ]
+        if kind == "extension":
+            return [
+                loc(file, extension_name(x))
+                for x in self.extensions.values()
+                if x.file.name == file and inside(x.scope)
+            ]
         for m in self.index.messages.values():
             if m.file.name != file or not inside(m.name):
                 continue
