@@ -237,6 +237,17 @@ def test_imports_are_not_compared() -> None:
     assert diff(schema(target, deps=dep_old), schema(target, deps=dep_new)) == []
 
 
+def test_message_moved_into_a_new_file_is_still_compared() -> None:
+    old = {F: H + M}
+    new = {F: H, "a/v1/b.proto": H + "message M { int32 x = 1; int32 y = 2; enum E { E0 = 0; } }\n"}
+    assert rows(old, new) == [
+        ("file_added", "a/v1/b.proto", None, "a/v1/b.proto"),
+        ("message_moved", "a/v1/b.proto:M", F, "a/v1/b.proto"),
+        ("enum_added", "a/v1/b.proto:M.E", None, "a.v1.M.E"),
+        ("field_added", "a/v1/b.proto:M.y", None, "int32 y = 2"),
+    ]
+
+
 def test_package_rename_keeps_the_file_comparable() -> None:
     assert rows(
         H + "message M { M self = 1; }\n",

@@ -171,12 +171,15 @@ def _unpaired(
     unpaired_messages: Mapping[str, Msg],
     out: Changes,
 ) -> None:
-    """Elements on one side only (``sides``: theirs, then the other), unless their file or
-    enclosing message is also one-sided (then that is the change)."""
+    """Elements on one side only (``sides``: theirs, then the other), unless what encloses
+    them, their message or (at top level) their file, is also one-sided: then that is the
+    change."""
     own, other = sides
     for _, e in sorted(elements.items()):
         parent = _parent(e)
-        if e.file.name not in other.files or (parent is not None and parent in unpaired_messages):
+        if parent is None and e.file.name not in other.files:
+            continue
+        if parent is not None and parent in unpaired_messages:
             continue
         name = _element_name(e)
         value = _value(e)

@@ -48,43 +48,39 @@ class Side:
         self.options = OptionReader(fds)
 
     def locations_within(self, file: str, scope: str, kind: str) -> list[str]:
-        """Locations of the elements of ``kind`` (``message``, ``enum``, ``field``,
-        ``extension``, ``file``)
-        in ``file`` at or under ``scope`` (a package-relative message name, "" for the whole
-        file), map entries and their fields included: the checker reports on those too."""
-        if kind == "file":
-            return [file]
+        """Locations of the elements of ``kind`` (``file``, ``message``, ``enum``, ``field``
+        or ``extension``) in ``file`` at or under ``scope`` (a package-relative message name,
+        "" for the whole file). Map entries and their fields are included: the checker
+        reports on them too."""
 
         def inside(name: str) -> bool:
             return not scope or name == scope or name.startswith(f"{scope}.")
 
-        found: list[str] = []
+        extensions = [
+            loc(file, extension_name(x))
+            for x in self.extensions.values()
+            if x.file.name == file and inside(x.scope)
+        ]
+        if kind == "file":
+            return [file]
+        if kind == "extension":
+            return extensions
         if kind == "enum":
             return [
                 loc(file, e.name)
                 for e in self.enums.values()
                 if e.file.name == file and inside(e.name)
             ]
-        if kind == "extension":
-            return [
-                loc(file, extension_name(x))
-                for x in self.extensions.values()
-                if x.file.name == file and inside(x.scope)
-            ]
-        for m in self.index.messages.values():
-            if m.file.name != file or not inside(m.name):
-                continue
-            if kind == "message":
-                found.append(loc(file, m.name))
-            else:
-                found.extend(loc(file, m.name, str(f.name)) for f in m.proto.field)
-        if kind == "field":
-            found.extend(
-                loc(file, extension_name(x))
-                for x in self.extensions.values()
-                if x.file.name == file and inside(x.scope)
-            )
-        return found
+        messages = [m for m in self.index.messages.values() if m.file.name == file]
+        if kind == "message":
+            return [loc(file, m.name) for m in messages if inside(m.name)]
+        fields = [
+            loc(file, m.name, str(f.name))
+            for m in messages
+            if inside(m.name)
+            for f in m.proto.field
+        ]
+        return fields + extensions
 
     def names_in_file(self, file: str) -> list[str]:
         """Package-relative names of every message, enum, service and extension of a file."""
