@@ -83,8 +83,9 @@ class VersionCompatibilityResource(_Resource):
         comparison = self.service.evolution.check_stored(
             module=name,
             version=version,
-            mode=req.get_param("mode"),
-            rules=req.get_param("rules"),
+            # An empty parameter (``?mode=``) is the module's policy, like an absent one.
+            mode=req.get_param("mode") or None,
+            rules=req.get_param("rules") or None,
         )
         resp.cache_control = NO_CACHE
         resp.media = comparison.to_dict()
