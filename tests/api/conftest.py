@@ -268,3 +268,35 @@ def version_names(client: SpokeClient, module: str) -> list[str]:
 
 def blob_digests(app: Application) -> set[str]:
     return set(app.backends.blobs.iter_digests())
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema evolution
+
+THING_PATH = "acme/v1/api.proto"
+THING_LINE = 5  # the line of `message Thing` in what `thing()` writes
+
+
+def thing(*fields: str, extra: str = "") -> dict[str, str]:
+    """``acme/v1/api.proto`` holding ``message Thing`` with ``fields`` as written
+    (``"string id = 1"``), one per line from line ``THING_LINE + 1``, then ``extra``."""
+    body = "".join(f"  {field};\n" for field in fields)
+    text = f'syntax = "proto3";\n\npackage acme.v1;\n\nmessage Thing {{\n{body}}}\n{extra}'
+    return {THING_PATH: text}
+
+
+def set_policy(client: SpokeClient, module: str, mode: str, rules: str = "FILE") -> None:
+    """PATCH the module's compatibility policy; asserts 200."""
+    result = client.simulate_patch(
+        f"{API}/modules/{module}", json={"compatibility": {"mode": mode, "rules": rules}}
+    )
+    assert result.status_code == 200, result.text
+
+
+def metric_value(health: SpokeClient, sample: str) -> float:
+    """The value of one sample line (``name{labels}``) of /metrics; 0 when absent."""
+    text = health.simulate_get("/metrics").text
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

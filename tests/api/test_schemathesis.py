@@ -346,3 +346,73 @@ def test_dependencies_with_a_file_directory_clash_are_refused(
         body.update(version="5.0.0", files=[{"path": "acme/v1/c.proto", "content": PERSON}])
     response = _send(registry.api, "POST", url, json=body)
     _conforms(path, "POST", response, path_parameters={"name": "acme"}, body=body)
+
+
+# Schema evolution: answers the generated cases rarely reach ----------------------------------
+
+PERSON_V2 = PERSON.replace("  string name = 1;\n", "  string name = 1;\n  string email = 2;\n")
+
+
+def test_an_incompatible_push_is_409_as_documented(registry: Application) -> None:
+    emptied = PERSON.replace("  string name = 1;\n", "")
+    body = {
+        "version": "1.1.0",
+        "files": [{"path": "acme/v1/person.proto", "content": emptied}],
+        "dependencies": ["common@1.0.0"],
+    }
+    response = _send(registry.api, "POST", "/api/v1/modules/acme/versions", json=body)
+    assert response.status_code == 409 and response.json["code"] == "incompatible_schema"
+    assert response.json["details"]["violations"][0]["rule"] == "FIELD_NO_DELETE"
+    _conforms(
+        "/api/v1/modules/{name}/versions",
+        "POST",
+        response,
+        path_parameters={"name": "acme"},
+        body=body,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"files": [{"path": "acme/v1/person.proto", "content": PERSON_V2}], "mode": "FULL"},
+        {"files": [{"path": "acme/v1/person.proto", "content": PERSON}], "old_version": "1.0.0"},
+        {"new_version": "latest", "rules": "WIRE"},
+    ],
+    ids=["incompatible-candidate", "compatible-candidate", "stored"],
+)
+def test_compatibility_answers_are_as_documented(
+    registry: Application, body: dict[str, Any]
+) -> None:
+    url = "/api/v1/modules/acme/compatibility"
+    response = _send(registry.api, "POST", url, json=body)
+    assert response.status_code == 200, response.json
+    _conforms(
+        "/api/v1/modules/{name}/compatibility",
+        "POST",
+        response,
+        path_parameters={"name": "acme"},
+        body=body,
+    )
+    stored = _send(registry.api, "GET", VERSION.format(**ACME) + "/compatibility?mode=FULL")
+    assert stored.status_code == 200, stored.json
+    _conforms(
+        VERSION + "/compatibility", "GET", stored, path_parameters=ACME, query={"mode": "FULL"}
+    )
+
+
+def test_a_diff_is_as_documented(registry: Application) -> None:
+    files = [{"path": "acme/v1/person.proto", "content": PERSON_V2}]
+    pushed = _send(
+        registry.api,
+        "POST",
+        "/api/v1/modules/acme/versions",
+        json={"version": "1.1.0", "files": files, "dependencies": ["common@1.0.0"]},
+    )
+    assert pushed.status_code == 201, pushed.json
+    body = {"from_version": "1.0.0", "to_version": "latest"}
+    response = _send(registry.api, "POST", "/api/v1/modules/acme/diff", json=body)
+    assert response.status_code == 200 and response.json["changes"], response.json
+    _conforms(
+        "/api/v1/modules/{name}/diff", "POST", response, path_parameters={"name": "acme"}, body=body
+    )
