@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from spoke.compat import Comparison, Schema, Violation, compare, versions_to_check
+from spoke.compat.diff import Change, diff
 from spoke.domain import (
     COMPATIBILITY_MODES,
     COMPATIBILITY_RULES,
@@ -29,13 +30,10 @@ from spoke.metrics import Metrics
 from spoke.protobuf import CompileResult
 from spoke.semver import parse_semver
 
-if TYPE_CHECKING:
-    from spoke.compat.diff import Change
-
 __all__ = ["CANDIDATE_LABEL", "DiffResult", "SchemaEvolution", "check_policy", "resolve_policy"]
 
-# How a candidate that is not stored (files sent to the compatibility endpoint) is named in the
-# answer's violations.
+# The label of files checked without being stored. Violations name the stored side they were
+# found against, so it never reaches an answer; it keeps a candidate from posing as a version.
 CANDIDATE_LABEL = "candidate"
 # Versions read per storage call while collecting a module's history.
 _PAGE = 1000
@@ -197,20 +195,20 @@ class SchemaEvolution:
         policy = resolve_policy(
             self._storage.get_module(name=module).compatibility, mode=mode, rules=rules
         )
-        old = None if old_version is None else self._get_version(module=module, version=old_version)
+        # A missing old version is a 404 before any compile work.
+        pinned = (
+            [] if old_version is None else [self._get_version(module=module, version=old_version)]
+        )
         compiled = self._compile(files, dependencies)
         candidate = Schema(
             label=CANDIDATE_LABEL,
             descriptor_set=compiled.descriptor_set,
             targets=frozenset(files),
         )
-        if old is not None:
-            found = old
-            return self._run(policy, lambda: candidate, lambda: [found])
         return self._run(
             policy,
             lambda: candidate,
-            lambda: self._earlier(module, below=None, mode=policy.mode),
+            lambda: pinned or self._earlier(module, below=None, mode=policy.mode),
         )
 
     def diff(self, *, module: str, from_version: str, to_version: str) -> DiffResult:
@@ -220,8 +218,6 @@ class SchemaEvolution:
 
         Raises ``ModuleNotFound``, ``VersionNotFound``, ``Unprocessable`` (``invalid_version``).
         """
-        from spoke.compat.diff import diff
-
         policy = self._storage.get_module(name=module).compatibility
         old = self._schema(self._get_version(module=module, version=from_version))
         new = self._schema(self._get_version(module=module, version=to_version))
@@ -301,8 +297,8 @@ def _incompatible(module: str, version: str, comparison: Comparison) -> Incompat
     where = ":".join(str(part) for part in (first.file, first.line, first.column) if part)
     more = len(comparison.violations) - 1
     return IncompatibleSchema(
-        f"version {version} of module {module!r} breaks {len(comparison.violations)} rule(s) "
-        f"against {against} under {comparison.mode}/{comparison.rules}: {first.rule} at "
+        f"version {version} of module {module!r} has {len(comparison.violations)} breaking "
+        f"change(s) against {against} under {comparison.mode}/{comparison.rules}: {first.rule} at "
         f"{where}: {first.message}" + (f" (and {more} more)" if more else ""),
         details=comparison.to_dict(),
     )
