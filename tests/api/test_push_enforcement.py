@@ -247,6 +247,14 @@ def test_versions_are_ordered_by_semver_not_by_push_order(client: SpokeClient) -
     assert body["details"]["violations"][0]["location"] == f"{THING_PATH}:Thing.extra"
 
 
+def test_enforcement_works_on_every_backend(any_client: SpokeClient) -> None:
+    assert push(any_client, "acme", "2.0.0", thing(ID, NAME)).status_code == 201
+    assert push(any_client, "acme", "1.0.0", thing(ID)).status_code == 201  # below 2.0.0
+    body = assert_error(push(any_client, "acme", "2.1.0", thing(ID)), 409, "incompatible_schema")
+    assert body["details"]["checked_against"] == ["2.0.0"]
+    assert version_names(any_client, "acme") == ["2.0.0", "1.0.0"]
+
+
 def test_prereleases_are_ordered_by_semver_precedence(client: SpokeClient) -> None:
     assert push(client, "acme", "1.0.0", thing(ID)).status_code == 201
     assert push(client, "acme", "2.0.0-rc.1", thing(ID, NAME)).status_code == 201
