@@ -266,6 +266,35 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "Redis database number, when not in SPOKE_REDIS_URL.",
     ),
+    SettingSpec(
+        "SPOKE_COMPILE_TIMEOUT",
+        "compile_timeout",
+        parse_duration,
+        "60s",
+        "Longest a code generator may run for one archive; past it the generator is killed "
+        "and the request fails with `compilation_failed`.",
+    ),
+    SettingSpec(
+        "SPOKE_COMPILE_WORKERS",
+        "compile_workers",
+        _positive_int(1, 64),
+        "2",
+        "Background workers running compile jobs (POST .../compile).",
+    ),
+    SettingSpec(
+        "SPOKE_COMPILE_QUEUE",
+        "compile_queue",
+        _positive_int(1, 100000),
+        "100",
+        "Compile jobs that may wait for a worker; more are refused with 503.",
+    ),
+    SettingSpec(
+        "SPOKE_COMPILE_JOB_TTL",
+        "compile_job_ttl",
+        parse_duration,
+        "1h",
+        "How long a compile job's status stays readable after its last change.",
+    ),
 )
 
 
@@ -307,6 +336,10 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     redis_password: str | None = field(default=None, repr=False)
     redis_db: int | None = None
+    compile_timeout: float = 60.0
+    compile_workers: int = 2
+    compile_queue: int = 100
+    compile_job_ttl: float = 3600.0
     environ: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     def __post_init__(self) -> None:
