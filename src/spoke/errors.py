@@ -17,6 +17,7 @@ __all__ = [
     "FileNotFound",
     "IncompatibleSchema",
     "InvalidRequest",
+    "LanguageNotFound",
     "ModuleExists",
     "ModuleNotFound",
     "NotFound",
@@ -97,6 +98,16 @@ class FileNotFound(NotFound):
             f"file {path!r} not found in {module}@{version}",
             details={"module": module, "version": version, "path": path},
         )
+
+
+class LanguageNotFound(NotFound):
+    """No code generation language has this id (installed or not: a language whose generator is
+    missing is still known, and answers 422 with the reason instead)."""
+
+    default_code = "language_not_found"
+
+    def __init__(self, language: str) -> None:
+        super().__init__(f"language {language!r} not found", details={"language": language})
 
 
 class Conflict(SpokeError):
