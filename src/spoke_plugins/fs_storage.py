@@ -6,6 +6,7 @@ Layout::
     meta/versions/<module>/<version>.json               one file per version
     meta/dependents/<module>/<version>/<dep>@<dver>     empty markers: the reverse index
     meta/locks/<module>.lock                            flock target of update_module
+    meta/artifacts/<2 hex>/<sha256 of the key>.json     the artifact index, one file per key
 
 A module is a single file rather than a directory holding ``module.json`` so that the listing of
 ``meta/modules/`` is exactly the set of committed modules: a half-created directory can never be
@@ -20,6 +21,10 @@ Crash safety and exclusivity:
 * Creating a module or a version links the complete temporary file to its final name with
   ``os.link``, which fails if the name exists: exactly one of several threads *or processes*
   wins; the others get ``ModuleExists`` / ``VersionAlreadyStored`` with the winner's file.
+* Putting an artifact links its file exclusively too (first writer wins, across processes);
+  the losers read and return the winner's entry. An artifact file is named by the sha256 of its
+  key (keys may start with a dot, which would hide them among temporary files) and holds the key,
+  which is checked on every read.
 * ``update_module`` holds an ``fcntl.flock`` lock on the module's lock file around its
   read-modify-write, then renames the new file over the old.
 * A version's dependents markers are written before the version file is linked in, so a crash
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -69,7 +75,13 @@ from spoke.errors import (
     Unprocessable,
     VersionNotFound,
 )
-from spoke.interfaces import RegistryStats, VersionAlreadyStored
+from spoke.interfaces import (
+    Artifact,
+    RegistryStats,
+    VersionAlreadyStored,
+    check_artifact,
+    check_artifact_key,
+)
 from spoke.semver import parse_semver
 from spoke_plugins.fs_blob import (
     backend_errors,
@@ -87,6 +99,9 @@ _WHAT = "filesystem storage"
 _MODULE_NAME = re.compile(r"[a-z][a-z0-9._-]{0,127}")
 _VERSION_CHARS = re.compile(r"[0-9A-Za-z.+-]{1,128}")
 _SUFFIX = ".json"
+# A put that loses the link race reads the winner's file; a delete between the two may remove it,
+# so the put starts over, this many times at most.
+_ARTIFACT_ATTEMPTS = 5
 
 
 def _valid_module(name: object) -> bool:
@@ -136,8 +151,16 @@ class FilesystemStorage:
         self._versions = self._meta / "versions"
         self._dependents = self._meta / "dependents"
         self._locks = self._meta / "locks"
+        self._artifacts = self._meta / "artifacts"
+        directories = (
+            self._modules,
+            self._versions,
+            self._dependents,
+            self._locks,
+            self._artifacts,
+        )
         with backend_errors(_WHAT):
-            for directory in (self._modules, self._versions, self._dependents, self._locks):
+            for directory in directories:
                 ensure_dir(directory)
             remove_stale_temps(self._meta)
 
@@ -267,6 +290,41 @@ class FilesystemStorage:
                     found.append(DependencyRef(dependent.module_name, dependent.version))
         return tuple(sorted(found))
 
+    # -- artifact index (optional StoresArtifacts) ----------------------------------------
+
+    def get_artifact(self, *, key: str) -> Artifact | None:
+        path = self._artifact_file(check_artifact_key(key))
+        with backend_errors(_WHAT):
+            return self._load_artifact(path, key)
+
+    def put_artifact(self, *, artifact: Artifact) -> Artifact:
+        stored = check_artifact(artifact)
+        path = self._artifact_file(stored.key)
+        encoded = _encode(stored.to_dict())
+        with backend_errors(_WHAT):
+            for _ in range(_ARTIFACT_ATTEMPTS):
+                existing = self._load_artifact(path, stored.key)
+                if existing is not None:
+                    return existing
+                ensure_dir(path.parent)
+                if link_exclusive(path, encoded):
+                    return stored
+                winner = self._load_artifact(path, stored.key)
+                if winner is not None:
+                    return winner
+                # The winner's entry was deleted (a repair) before it could be read: again.
+        raise BackendUnavailable(f"{_WHAT}: artifact {stored.key} keeps changing, try again")
+
+    def delete_artifact(self, *, key: str) -> bool:
+        path = self._artifact_file(check_artifact_key(key))
+        with backend_errors(_WHAT):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            fsync_dir(path.parent)
+            return True
+
     # -- operations ------------------------------------------------------------------------
 
     def statistics(self) -> RegistryStats:
@@ -290,6 +348,25 @@ class FilesystemStorage:
 
     def _module_file(self, name: str) -> Path:
         return self._modules / f"{name}{_SUFFIX}"
+
+    def _artifact_file(self, key: str) -> Path:
+        hashed = hashlib.sha256(key.encode("ascii")).hexdigest()
+        return self._artifacts / hashed[:2] / f"{hashed}{_SUFFIX}"
+
+    @staticmethod
+    def _load_artifact(path: Path, key: str) -> Artifact | None:
+        what = f"artifact {key}"
+        try:
+            data = _read_json(path, what)
+        except FileNotFoundError:
+            return None
+        try:
+            loaded = Artifact.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            raise BackendUnavailable(f"{_WHAT}: corrupt metadata file for {what}") from None
+        if loaded.key != key:
+            raise BackendUnavailable(f"{_WHAT}: corrupt metadata file for {what}")
+        return loaded
 
     def _load_module(self, name: str) -> Module:
         if not _valid_module(name):

@@ -8,6 +8,7 @@ bounded LRU and is the default L1 cache in production.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,13 @@ from spoke.domain import (
     VersionString,
 )
 from spoke.errors import ModuleExists, ModuleNotFound, VersionNotFound
-from spoke.interfaces import RegistryStats, VersionAlreadyStored
+from spoke.interfaces import (
+    Artifact,
+    RegistryStats,
+    VersionAlreadyStored,
+    check_artifact,
+    check_artifact_key,
+)
 from spoke.lru import LRUCache
 from spoke.plugins import BlobBackend, CacheBackend, StorageBackend, hookimpl
 from spoke.settings import Settings
@@ -35,8 +42,13 @@ def _newest_first(version: Version) -> tuple[str, str]:
     return (version.sort_key, version.version)
 
 
+def _copy(artifact: Artifact) -> Artifact:
+    """An artifact whose metadata dict is its own: callers cannot change what is stored."""
+    return dataclasses.replace(artifact, metadata=dict(artifact.metadata))
+
+
 class MemoryStorage:
-    """Metadata in dictionaries behind one lock."""
+    """Metadata in dictionaries behind one lock; implements the optional artifact index too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,6 +58,7 @@ class MemoryStorage:
         self._ordered: dict[str, list[tuple[str, str]]] = {}  # ascending (sort_key, version)
         self._dependents: dict[DependencyRef, set[DependencyRef]] = {}
         self._version_count = 0
+        self._artifacts: dict[str, Artifact] = {}
 
     def create_module(self, *, module: Module) -> Module:
         with self._lock:
@@ -137,6 +150,24 @@ class MemoryStorage:
         with self._lock:
             key = DependencyRef(ModuleName(module), VersionString(version))
             return tuple(sorted(self._dependents.get(key, ())))
+
+    # -- artifact index (optional StoresArtifacts) ----------------------------------------
+
+    def get_artifact(self, *, key: str) -> Artifact | None:
+        check_artifact_key(key)
+        with self._lock:
+            found = self._artifacts.get(key)
+        return None if found is None else _copy(found)
+
+    def put_artifact(self, *, artifact: Artifact) -> Artifact:
+        stored = check_artifact(artifact)  # a copy: the caller's metadata dict is not kept
+        with self._lock:
+            return _copy(self._artifacts.setdefault(stored.key, stored))
+
+    def delete_artifact(self, *, key: str) -> bool:
+        check_artifact_key(key)
+        with self._lock:
+            return self._artifacts.pop(key, None) is not None
 
     def statistics(self) -> RegistryStats:
         with self._lock:
