@@ -1,7 +1,8 @@
 """PostgreSQL backends: storage ``postgres`` and blob ``postgres`` (extra ``spoke[postgres]``).
 
-* :mod:`.storage`: modules, versions and the reverse dependency index (SQLAlchemy Core,
-  psycopg2), writes on the primary, reads on healthy replicas with a retry on the primary.
+* :mod:`.storage`: modules, versions, the reverse dependency index and the artifact index
+  (SQLAlchemy Core, psycopg2), writes on the primary, reads on healthy replicas with a retry on
+  the primary.
 * :mod:`.blob`: content-addressed bytes in a ``bytea`` table, for installs without S3.
 * :mod:`.engine`: the pools, replica routing and health, error translation.
 * :mod:`.migrate`: alembic migrations shipped in the package (``spoke migrate``).

@@ -23,7 +23,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["ALEMBIC_VERSION_TABLE", "blobs", "dependencies", "metadata", "modules", "versions"]
+__all__ = [
+    "ALEMBIC_VERSION_TABLE",
+    "artifacts",
+    "blobs",
+    "dependencies",
+    "metadata",
+    "modules",
+    "versions",
+]
 
 #: Alembic's bookkeeping table (not the default ``alembic_version``, to share a database safely).
 ALEMBIC_VERSION_TABLE = "spoke_alembic_version"
@@ -95,4 +103,17 @@ blobs = Table(
     Column("digest", Text, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+# The artifact index (revision 0002): a generated archive's key to its blob in the blob store.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("key", _c_text(), nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("metadata", JSONB, nullable=False),
+    PrimaryKeyConstraint("key", name="artifacts_pkey"),
 )

@@ -5,6 +5,10 @@ configured, and are retried on the primary when the replica misses (``ModuleNotF
 ``VersionNotFound``, a module without its latest version: the replica may lag behind a push that
 just returned) or fails (the replica is then taken out of rotation until the background probe of
 :class:`~spoke_plugins.postgres.engine.PostgresEngines` finds it answering).
+
+It implements the optional artifact index (:class:`spoke.interfaces.StoresArtifacts`) on the table
+``artifacts`` (revision ``0002``): puts on the primary with ``INSERT ... ON CONFLICT DO NOTHING``
+(first writer wins), gets on a replica with a miss asked again of the primary.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Connection, Row, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -31,7 +35,14 @@ from spoke.domain import (
     VersionString,
 )
 from spoke.errors import BackendUnavailable, ModuleExists, ModuleNotFound, NotFound, VersionNotFound
-from spoke.interfaces import HealthReport, RegistryStats, VersionAlreadyStored
+from spoke.interfaces import (
+    Artifact,
+    HealthReport,
+    RegistryStats,
+    VersionAlreadyStored,
+    check_artifact,
+    check_artifact_key,
+)
 from spoke.settings import Settings, SettingsError
 from spoke_plugins.postgres.engine import (
     NOT_A_SERVER_FAILURE,
@@ -41,7 +52,7 @@ from spoke_plugins.postgres.engine import (
     translate_errors,
 )
 from spoke_plugins.postgres.migrate import require_current
-from spoke_plugins.postgres.schema import dependencies, modules, versions
+from spoke_plugins.postgres.schema import artifacts, dependencies, modules, versions
 
 __all__ = ["PostgresStorage", "engines_from_settings"]
 
@@ -49,6 +60,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FOREIGN_KEY_VIOLATION = "23503"
+# A put that finds the key taken reads the winner's entry; a delete between the two may remove
+# it, so the put starts over, this many times at most.
+_ARTIFACT_ATTEMPTS = 5
 
 
 def engines_from_settings(settings: Settings, *, replicas: bool = True) -> PostgresEngines:
@@ -121,6 +135,22 @@ def _version(row: Row[Any], deps: Sequence[DependencyRef]) -> Version:
         source_info=SourceInfo.from_dict(row.source_info) if row.source_info else None,
         sort_key=row.sort_key,
     )
+
+
+def _artifact(row: Row[Any]) -> Artifact:
+    return Artifact(
+        key=row.key,
+        digest=row.digest,
+        size=int(row.size),
+        media_type=row.media_type,
+        created_at=_utc(row.created_at),
+        metadata=dict(row.metadata),
+    )
+
+
+def _read_artifact(connection: Connection, key: str) -> Artifact | None:
+    row = connection.execute(select(artifacts).where(artifacts.c.key == key)).first()
+    return None if row is None else _artifact(row)
 
 
 def _dependencies_of(
@@ -395,6 +425,61 @@ class PostgresStorage:
             return RegistryStats(modules=int(row[0]), versions=int(row[1]))
 
         return self._read(work)
+
+    # -- artifact index (optional StoresArtifacts) ----------------------------------------
+
+    def get_artifact(self, *, key: str) -> Artifact | None:
+        check_artifact_key(key)
+        # A replica may lag behind a put that already returned: a miss is asked of the primary.
+        return self._read(
+            lambda connection: _read_artifact(connection, key),
+            incomplete=lambda found: found is None,
+        )
+
+    def put_artifact(self, *, artifact: Artifact) -> Artifact:
+        stored = check_artifact(artifact)
+
+        insert = (
+            pg_insert(artifacts)
+            .values(
+                key=stored.key,
+                digest=stored.digest,
+                size=stored.size,
+                media_type=stored.media_type,
+                created_at=stored.created_at,
+                metadata=dict(stored.metadata),
+            )
+            .on_conflict_do_nothing(index_elements=[artifacts.c.key])
+            .returning(artifacts.c.key)
+        )
+
+        def work(connection: Connection) -> Artifact:
+            for _ in range(_ARTIFACT_ATTEMPTS):
+                inserted = connection.execute(insert).first()
+                connection.commit()
+                if inserted is not None:
+                    return stored
+                # Another writer won (ON CONFLICT waited for it to commit): return its entry.
+                winner = _read_artifact(connection, stored.key)
+                connection.commit()
+                if winner is not None:
+                    return winner
+                # The winner's entry was deleted (a repair) before it could be read: again.
+            raise BackendUnavailable(f"postgres: artifact {stored.key} keeps changing, try again")
+
+        return self._write(work)
+
+    def delete_artifact(self, *, key: str) -> bool:
+        check_artifact_key(key)
+
+        def work(connection: Connection) -> bool:
+            deleted = connection.execute(
+                delete(artifacts).where(artifacts.c.key == key).returning(artifacts.c.key)
+            ).first()
+            connection.commit()
+            return deleted is not None
+
+        return self._write(work)
 
     # -- health, metrics, close ------------------------------------------------------------
 
