@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from spoke.testing.contract import BlobStoreContract, StorageContract
+from spoke.testing.contract import ArtifactContract, BlobStoreContract, StorageContract
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 
 
 class TestFilesystemStorage(StorageContract):
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> Iterator[FilesystemStorage]:
+        backend = FilesystemStorage(root=tmp_path / "data")
+        yield backend
+        backend.close()
+
+
+class TestFilesystemStorageArtifacts(ArtifactContract):
     @pytest.fixture
     def storage(self, tmp_path: Path) -> Iterator[FilesystemStorage]:
         backend = FilesystemStorage(root=tmp_path / "data")

@@ -6,11 +6,24 @@ from collections.abc import Iterator
 
 import pytest
 
-from spoke.testing.contract import BlobStoreContract, CacheContract, StorageContract
+from spoke.testing.contract import (
+    ArtifactContract,
+    BlobStoreContract,
+    CacheContract,
+    StorageContract,
+)
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage, NullCache
 
 
 class TestMemoryStorage(StorageContract):
+    @pytest.fixture
+    def storage(self) -> Iterator[MemoryStorage]:
+        backend = MemoryStorage()
+        yield backend
+        backend.close()
+
+
+class TestMemoryStorageArtifacts(ArtifactContract):
     @pytest.fixture
     def storage(self) -> Iterator[MemoryStorage]:
         backend = MemoryStorage()

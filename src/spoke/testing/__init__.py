@@ -3,7 +3,8 @@
 * :mod:`spoke.testing.builders`: :func:`make_module` and :func:`make_version`, short builders of
   valid domain records (importable without pytest).
 * :mod:`spoke.testing.contract`: ``StorageContract``, ``BlobStoreContract`` and
-  ``CacheContract``, the pytest suites every backend must pass (imports pytest).
+  ``CacheContract``, the pytest suites every backend must pass, and ``ArtifactContract`` for a
+  storage that implements the optional artifact index (imports pytest).
 """
 
 from spoke.testing.builders import (
