@@ -153,13 +153,14 @@ def _drop_database(postgres_url: str, name: str) -> None:
 
 
 def _replica_has_schema(database: PgDatabase) -> bool:
+    """Whether the replica has replayed every migration (its recorded revision is the head)."""
+    from spoke_plugins.postgres.migrate import head_revision
+
     try:
-        return (
-            pg_scalar(database.replica_url, "SELECT to_regclass('public.blobs') IS NOT NULL")
-            is True
-        )
-    except Exception:
+        revision = pg_scalar(database.replica_url, "SELECT version_num FROM spoke_alembic_version")
+    except Exception:  # not even the table yet
         return False
+    return revision == head_revision()
 
 
 @pytest.fixture
