@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 import pluggy
 
 from spoke.interfaces import BlobStore, Cache, Storage
 from spoke.settings import Settings
+
+if TYPE_CHECKING:
+    # spoke.codegen builds on this module (its built-in languages are a plugin): it is imported
+    # only when languages are collected, which keeps the dependency one-way at import time.
+    from spoke.codegen.languages import Language
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -99,6 +104,16 @@ class HookSpecs:
     @hookspec
     def spoke_cache_backends(self) -> Sequence[CacheBackend]:  # type: ignore[empty-body]
         """Return the cache backends this plugin provides (selected by ``SPOKE_CACHE_TYPE``)."""
+
+    @hookspec
+    def spoke_languages(self) -> Sequence[Language]:  # type: ignore[empty-body]
+        """Return the code generation languages this plugin provides.
+
+        Each :class:`spoke.codegen.Language` says how to run its generator (which protoc, the
+        outputs, the plugin executables it needs on PATH, the options a request may pass). Like
+        the backend hooks it must be cheap: run nothing here. Spoke detects each generator once,
+        later, and lists a language whose generator is missing as disabled, with the reason.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +290,48 @@ class PluginRegistry:
                     descriptor.name, descriptor.description, descriptor.factory, plugin_name
                 )
         return sorted(found.values(), key=lambda d: d.name)
+
+    def languages(self) -> tuple[list[Language], list[PluginFailure]]:
+        """Every plugin's code generation languages (sorted by id) and the plugins that failed.
+
+        Like backends: a hook that raises or returns something else is a failure of its plugin,
+        and a language id offered twice is kept from the first plugin found.
+        """
+        return _collect_languages(self)
+
+
+def _collect_languages(registry: PluginRegistry) -> tuple[list[Language], list[PluginFailure]]:
+    from spoke.codegen.languages import Language
+
+    failures = list(registry.failures)
+    found: dict[str, Language] = {}
+    for impl in registry.manager.hook.spoke_languages.get_hookimpls():
+        plugin_name = impl.plugin_name
+        try:
+            result = impl.function()
+            languages = list(cast("Iterable[object]", result or ()))
+        except Exception as exc:  # an invalid Language raises in its constructor, here
+            failures.append(PluginFailure(plugin_name, f"spoke_languages: {exc}"))
+            continue
+        for language in languages:
+            if not isinstance(language, Language):
+                failures.append(
+                    PluginFailure(
+                        plugin_name,
+                        f"spoke_languages returned {type(language).__name__}, expected Language",
+                    )
+                )
+            elif language.id in found:
+                failures.append(
+                    PluginFailure(
+                        plugin_name,
+                        f"Language {language.id!r} is already provided by "
+                        f"{found[language.id].plugin}",
+                    )
+                )
+            else:
+                found[language.id] = replace(language, plugin=plugin_name)
+    return sorted(found.values(), key=lambda language: language.id), failures
 
 
 def create_plugin_registry(*, load_entry_points: bool = True) -> PluginRegistry:
