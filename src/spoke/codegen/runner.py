@@ -104,6 +104,16 @@ def well_known_include() -> str:
     raise RuntimeError("grpcio-tools is not installed: it provides the well-known types")
 
 
+def _well_known_paths(root: str) -> set[str]:
+    """The import paths of the well-known types (a file there would hide the real one)."""
+    return {
+        os.path.relpath(os.path.join(directory, name), root).replace(os.sep, "/")
+        for directory, _, names in os.walk(root)
+        for name in names
+        if name.endswith(".proto")
+    }
+
+
 def generate(
     status: LanguageStatus,
     *,
@@ -136,21 +146,25 @@ def generate(
         raise ValueError("timeout must be positive")
     _check_files(files, targets)
     well_known = well_known_include()
+    shadowing = sorted(set(files) & _well_known_paths(well_known))
+    if shadowing:
+        raise ValueError(f"files at the paths of well-known types: {shadowing}")
 
     with tempfile.TemporaryDirectory(prefix="spoke-codegen-") as tmp:
-        for directory in ("src", "out", "home"):
-            os.mkdir(os.path.join(tmp, directory))
+        src, out, home = (os.path.join(tmp, d) for d in ("src", "out", "home"))
+        for directory in (src, out, home):
+            os.mkdir(directory)
         for path, text in files.items():
-            target = os.path.join(tmp, "src", *path.split("/"))
+            target = os.path.join(src, *path.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             Path(target).write_bytes(text.encode("utf-8"))
-        argv = _argv(invocation, well_known, files, targets, grpc=grpc, options=options)
+        argv = _argv(invocation, well_known, out, files, targets, grpc=grpc, options=options)
         env = minimal_env(
-            search_path=invocation.search_path,
-            home=os.path.join(tmp, "home"),
-            python_path=invocation.python_path,
+            search_path=invocation.search_path, home=home, python_path=invocation.python_path
         )
-        done = run(argv, cwd=tmp, env=env, timeout=timeout)
+        # Run in src/, the include directory: each target's path on disk is then its import
+        # path, and protoc's messages name the files as the client did.
+        done = run(argv, cwd=src, env=env, timeout=timeout)
         said = _sanitize((done.stderr or done.stdout).decode("utf-8", "replace"), tmp, well_known)
         label = f"{language.id} generator ({status.generator})"
         if done.timed_out:
@@ -165,7 +179,7 @@ def generate(
             raise GenerationFailed(
                 f"{label} {_describe_exit(code)}", stderr=said, exit_code=code, language=language.id
             )
-        generated = _collect(os.path.join(tmp, "out"))
+        generated = _collect(out)
     if not generated:
         raise GenerationFailed(
             f"{label} wrote no file", stderr=said, exit_code=0, language=language.id
@@ -217,29 +231,28 @@ def _check_path(path: str) -> None:
 def _argv(
     invocation: Invocation,
     well_known: str,
+    out: str,
     files: Mapping[str, str],
     targets: Sequence[str],
     *,
     grpc: bool,
     options: Sequence[str],
 ) -> list[str]:
-    """protoc's arguments. Paths are relative to the run's directory, so protoc's messages name
-    ``payments/v1/payment.proto`` rather than a server path; each is one argv element, and no
-    shell ever sees them."""
-    argv = [*invocation.protoc, "-Isrc", f"-I{well_known}"]
+    """protoc's arguments, each one argv element: no shell ever sees them."""
+    argv = [*invocation.protoc, "-I.", f"-I{well_known}"]
     plugin_paths = dict(invocation.plugins)
     for output in invocation.generator.all_outputs(grpc=grpc):
         if output.plugin is not None:
             # protoc runs protoc-gen-<output name> for --<output name>_out: pin it to the path
             # found at detection.
             argv.append(f"--plugin=protoc-gen-{output.name}={plugin_paths[output.plugin]}")
-        argv.append(f"--{output.name}_out=out")
+        argv.append(f"--{output.name}_out={out}")
         accepted = output.accepts if output.accepts is not None else tuple(options)
         chosen = [*output.options, *(o for o in sorted(set(options)) if o in accepted)]
         if output.go_import_mapping:
             chosen += go_import_mappings(files)
         argv += [f"--{output.name}_opt={option}" for option in chosen]
-    argv += [f"src/{target}" for target in sorted(set(targets))]
+    argv += sorted(set(targets))
     return argv
 
 
@@ -270,6 +283,7 @@ def go_import_mappings(files: Mapping[str, str]) -> list[str]:
 def _sanitize(text: str, tmp: str, well_known: str) -> str:
     """The generator's message without the server's directories."""
     text = text.replace(os.path.join(tmp, "src") + os.sep, "")
+    text = text.replace(os.path.join(tmp, "out"), "<out>")
     text = text.replace(tmp, "<tmp>")
     return text.replace(well_known, "<well-known>")
 
