@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BackendUnavailable",
+    "CodeGenerationFailed",
     "Conflict",
     "FileNotFound",
     "IncompatibleSchema",
@@ -168,3 +169,14 @@ class BackendUnavailable(SpokeError):
 
     status = 503
     default_code = "backend_unavailable"
+
+
+class CodeGenerationFailed(SpokeError):
+    """A code generator crashed, failed or timed out (500, ``compilation_failed``).
+
+    ``details`` carries the language, whether it timed out, the exit code and the generator's
+    stderr (trimmed): what an operator needs, never a server path of Spoke's own.
+    """
+
+    status = 500
+    default_code = "compilation_failed"

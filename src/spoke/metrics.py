@@ -151,6 +151,32 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Code generation: each run of a generator (a miss), and every archive lookup.
+        self.generations = Counter(
+            "spoke_compilation_total",
+            "Code generator runs, by language and status (ok, failed, timeout).",
+            ["language", "status"],
+            registry=self.registry,
+        )
+        self.generation_duration = Histogram(
+            "spoke_compilation_duration_seconds",
+            "Time a code generator took to produce an archive, zipping included.",
+            ["language"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+            registry=self.registry,
+        )
+        self.artifact_lookups = Counter(
+            "spoke_codegen_artifacts_total",
+            "Generated-archive requests served from stored archives (hit) or generated (miss).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.compile_jobs = Counter(
+            "spoke_compile_jobs_total",
+            "Compile jobs by final state (completed, failed) or refusal (rejected: queue full).",
+            ["state"],
+            registry=self.registry,
+        )
 
     _request_children: dict[tuple[str, str, int], tuple[Any, Any]]
 

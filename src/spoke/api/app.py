@@ -10,6 +10,13 @@ from dataclasses import dataclass
 
 import falcon
 
+from spoke.api.codegen import (
+    CompileJobResource,
+    CompileResource,
+    DownloadResource,
+    LanguageResource,
+    LanguagesResource,
+)
 from spoke.api.errors import install_error_handlers
 from spoke.api.evolution import (
     CompatibilityResource,
@@ -31,6 +38,9 @@ from spoke.api.resources import (
     VersionsResource,
 )
 from spoke.cache import SafeCache
+from spoke.codegen import LanguageRegistry
+from spoke.compile_jobs import CompileJobs
+from spoke.generation import ArchiveRequest, CodeGenerator
 from spoke.interfaces import BlobStore, Cache, ExportsMetrics, Storage
 from spoke.metrics import InstrumentedBackend, Metrics
 from spoke.plugins import PluginRegistry, create_plugin_registry
@@ -105,9 +115,12 @@ class Application:
     readiness: Readiness
     metrics: Metrics
     backends: Backends
+    generator: CodeGenerator
+    jobs: CompileJobs
 
     def close(self) -> None:
-        """Release the backends."""
+        """Stop the compile workers and release the backends."""
+        self.jobs.close()
         self.backends.close()
 
 
@@ -116,19 +129,39 @@ def create_app(
     *,
     plugins: PluginRegistry | None = None,
     backends: Backends | None = None,
+    languages: LanguageRegistry | None = None,
 ) -> Application:
     """Build a ready-to-serve application.
 
     ``backends`` overrides plugin selection (tests hand in memory backends this way);
     otherwise the plugins (by default every installed one) provide what the settings name.
+    ``languages`` overrides the code generators the plugins contribute.
     """
+    if backends is None or languages is None:
+        plugins = plugins or create_plugin_registry()
     if backends is None:
-        backends = build_backends(settings, plugins or create_plugin_registry())
+        assert plugins is not None
+        backends = build_backends(settings, plugins)
+    if languages is None:
+        assert plugins is not None
+        languages = LanguageRegistry.load(plugins)
     metrics = Metrics()
     storage = InstrumentedBackend(backends.storage, label=backends.storage_name, metrics=metrics)
     blobs = InstrumentedBackend(backends.blobs, label=backends.blob_name, metrics=metrics)
     cache = SafeCache(backends.cache, name=backends.cache_name, metrics=metrics)
     service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics)
+    generator = CodeGenerator(
+        service=service, languages=languages, metrics=metrics, timeout=settings.compile_timeout
+    )
+    jobs = CompileJobs(
+        generator=generator,
+        cache=cache,
+        metrics=metrics,
+        workers=settings.compile_workers,
+        queue=settings.compile_queue,
+        ttl=settings.compile_job_ttl,
+        download_url=download_url,
+    )
     metrics.track_registry(backends.storage.statistics)
 
     for backend in (backends.storage, backends.blobs, backends.cache):
@@ -148,6 +181,7 @@ def create_app(
     api.resp_options.secure_cookies_by_default = True
     install_error_handlers(api)
     _add_routes(api, service, settings.max_body_bytes)
+    _add_codegen_routes(api, generator, jobs, settings.max_body_bytes)
     health = create_health_app(
         readiness=readiness, metrics=metrics, metrics_enabled=settings.metrics_enabled
     )
@@ -159,7 +193,40 @@ def create_app(
         readiness=readiness,
         metrics=metrics,
         backends=backends,
+        generator=generator,
+        jobs=jobs,
     )
+
+
+def download_url(request: ArchiveRequest) -> str:
+    """Where the archive of ``request`` is downloaded (what a compile job's results point at)."""
+    query = "&".join(
+        name
+        for name, on in (
+            ("grpc=true", request.grpc),
+            ("include_dependencies=true", request.include_dependencies),
+        )
+        if on
+    )
+    path = (
+        f"{API_PREFIX}/modules/{request.module}/versions/{request.version}"
+        f"/download/{request.language}"
+    )
+    return f"{path}?{query}" if query else path
+
+
+def _add_codegen_routes(
+    api: falcon.App[falcon.Request, falcon.Response],
+    generator: CodeGenerator,
+    jobs: CompileJobs,
+    max_body_bytes: int,
+) -> None:
+    version = f"{API_PREFIX}/modules/{{name}}/versions/{{version}}"
+    api.add_route(f"{API_PREFIX}/languages", LanguagesResource(generator))
+    api.add_route(f"{API_PREFIX}/languages/{{language}}", LanguageResource(generator))
+    api.add_route(f"{version}/download/{{language}}", DownloadResource(generator))
+    api.add_route(f"{version}/compile", CompileResource(jobs, max_body_bytes=max_body_bytes))
+    api.add_route(f"{version}/compile/{{job_id}}", CompileJobResource(jobs))
 
 
 def _add_routes(

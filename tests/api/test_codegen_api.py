@@ -1,0 +1,483 @@
+"""Code generation over HTTP: languages, downloads (stored, deterministic, importable), refusals,
+generator failures, single-flight, and compile jobs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import stat
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spoke.api.app import Application, create_app
+from spoke.codegen import Generator, Language, LanguageRegistry, Output
+from spoke.codegen.process import default_search_path
+from spoke.plugins import create_plugin_registry, hookimpl
+from spoke.settings import load_settings
+
+from .conftest import (
+    API,
+    IMMUTABLE,
+    SpokeClient,
+    assert_error,
+    filesystem_backends,
+    memory_backends,
+    metric_value,
+    proto,
+    push_ok,
+)
+
+COMMON = {
+    "common/v1/money.proto": proto(
+        "common.v1",
+        'import "google/protobuf/timestamp.proto";\n'
+        "message Money {\n  string currency = 1;\n  int64 units = 2;\n"
+        "  google.protobuf.Timestamp at = 3;\n}\n",
+    )
+}
+PAYMENTS = {
+    "payments/v1/payment.proto": proto(
+        "payments.v1",
+        'import "common/v1/money.proto";\n'
+        "message Payment {\n  string id = 1;\n  common.v1.Money amount = 2;\n}\n"
+        "service Payments {\n  rpc Get(Payment) returns (Payment);\n}\n",
+    )
+}
+
+
+def _script(directory: Path, name: str, body: str) -> None:
+    path = directory / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _plugin_language(language_id: str, executable: str) -> Language:
+    return Language(
+        id=language_id,
+        name=f"Test {language_id}",
+        file_extensions=(".txt",),
+        supports_grpc=False,
+        generators=(
+            Generator(
+                name=executable,
+                protoc="bundled",
+                outputs=(Output(language_id.replace("-", "_"), plugin=executable),),
+            ),
+        ),
+    )
+
+
+class _TestLanguages:
+    def __init__(self, *languages: Language) -> None:
+        self.languages = list(languages)
+
+    @hookimpl
+    def spoke_languages(self) -> list[Language]:
+        return self.languages
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> Path:
+    """Generator executables of the test languages: one crashes, one hangs."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    version = 'if [ "$1" = "--version" ]; then echo "$0 1.0.0"; exit 0; fi\n'
+    _script(directory, "protoc-gen-crash", version + 'echo "crash: out of cheese" >&2\nexit 3\n')
+    _script(directory, "protoc-gen-sleepy", version + "sleep 60\n")
+    return directory
+
+
+def _languages(tools: Path) -> LanguageRegistry:
+    plugins = create_plugin_registry()
+    plugins.register(
+        _TestLanguages(
+            _plugin_language("crash", "protoc-gen-crash"),
+            _plugin_language("sleepy", "protoc-gen-sleepy"),
+            _plugin_language("missing", "protoc-gen-not-installed-anywhere"),
+        ),
+        name="test-languages",
+    )
+    return LanguageRegistry.load(plugins, search_path=f"{tools}:{default_search_path()}")
+
+
+def _app(tools: Path, backends: Any = None, **environ: str) -> Application:
+    settings = load_settings({"SPOKE_COMPILE_TIMEOUT": "3s", **environ})
+    return create_app(settings, backends=backends or memory_backends(), languages=_languages(tools))
+
+
+@pytest.fixture
+def codegen_app(tools: Path) -> Iterator[Application]:
+    application = _app(tools)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def cg(codegen_app: Application) -> SpokeClient:
+    client = SpokeClient(codegen_app.api)
+    push_ok(client, "common", "1.0.0", COMMON)
+    push_ok(client, "payments", "1.0.0", PAYMENTS, deps=["common@1.0.0"])
+    return client
+
+
+def _download(
+    client: SpokeClient, query: str = "", *, version: str = "1.0.0", lang: str = "python"
+) -> Any:
+    path = f"{API}/modules/payments/versions/{version}/download/{lang}"
+    return client.simulate_get(path, query_string=query)
+
+
+def _names(data: bytes) -> list[str]:
+    return zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+# Languages ---------------------------------------------------------------------------------
+
+
+def test_languages_lists_every_language_with_its_state(cg: SpokeClient) -> None:
+    listed = cg.simulate_get(f"{API}/languages").json
+    ids = [item["id"] for item in listed]
+    assert ids == sorted(ids)
+    by_id = {item["id"]: item for item in listed}
+    assert {"python", "pyi", "grpc-python", "java", "go", "typescript", "crash"} <= set(by_id)
+    python = by_id["python"]
+    assert python["enabled"] is True and python["reason"] is None
+    assert python["generator_version"] and python["file_extensions"] == [".py"]
+    missing = by_id["missing"]
+    assert missing["enabled"] is False and "protoc-gen-not-installed-anywhere" in missing["reason"]
+    for item in listed:
+        assert set(item) >= {
+            "id",
+            "name",
+            "file_extensions",
+            "supports_grpc",
+            "enabled",
+            "generator",
+            "generator_version",
+        }
+
+
+def test_one_language_and_unknown_language(cg: SpokeClient) -> None:
+    assert cg.simulate_get(f"{API}/languages/python").json["id"] == "python"
+    result = cg.simulate_get(f"{API}/languages/cobol")
+    assert_error(result, 404, "language_not_found")
+
+
+# Downloads ---------------------------------------------------------------------------------
+
+
+def test_python_download_is_a_stored_deterministic_zip(cg: SpokeClient) -> None:
+    first = _download(cg)
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == "application/zip"
+    assert 'filename="payments-1.0.0-python.zip"' in first.headers["content-disposition"]
+    digest = hashlib.sha256(first.content).hexdigest()
+    assert first.headers["etag"] == f'"{digest}"'
+    assert first.headers["digest"] == "sha-256=" + base64.b64encode(bytes.fromhex(digest)).decode()
+    assert first.headers["cache-control"] == IMMUTABLE
+    assert first.headers["x-spoke-cache"] == "miss"
+    names = _names(first.content)
+    assert "payments/v1/payment_pb2.py" in names
+    assert not any(n.startswith("common/") for n in names)  # dependencies not included
+    assert not any(n.endswith("__init__.py") for n in names)  # namespace packages
+    readme = (
+        zipfile.ZipFile(io.BytesIO(first.content))
+        .read(next(n for n in names if n.startswith("README")))
+        .decode()
+    )
+    assert "payments" in readme and "1.0.0" in readme and "sha256:" in readme
+    second = _download(cg)
+    assert second.headers["x-spoke-cache"] == "hit"
+    assert second.content == first.content
+    again = cg.simulate_get(
+        f"{API}/modules/payments/versions/1.0.0/download/python",
+        headers={"If-None-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 304 and not again.content
+
+
+def test_include_dependencies_and_grpc(cg: SpokeClient) -> None:
+    with_deps = _download(cg, "include_dependencies=true")
+    names = _names(with_deps.content)
+    assert "common/v1/money_pb2.py" in names and "payments/v1/payment_pb2.py" in names
+    grpc = _download(cg, "grpc=true", lang="python")
+    assert "payments/v1/payment_pb2_grpc.py" in _names(grpc.content)
+    assert 'filename="payments-1.0.0-python-grpc.zip"' in grpc.headers["content-disposition"]
+
+
+def test_downloaded_python_imports_in_a_fresh_interpreter(cg: SpokeClient, tmp_path: Path) -> None:
+    for module, query in (("payments", ""), ("common", "")):
+        data = cg.simulate_get(
+            f"{API}/modules/{module}/versions/1.0.0/download/python", query_string=query
+        ).content
+        zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path / "gen")
+    script = (
+        "from payments.v1 import payment_pb2\n"
+        "from common.v1 import money_pb2\n"
+        "p = payment_pb2.Payment(id='p1', amount=money_pb2.Money(currency='EUR', units=7))\n"
+        "p.amount.at.FromSeconds(1700000000)\n"
+        "q = payment_pb2.Payment.FromString(p.SerializeToString())\n"
+        "assert q.amount.units == 7 and q.amount.at.seconds == 1700000000, q\n"
+        "print('ok', q.amount.currency)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "gen"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok EUR"
+
+
+def test_latest_is_not_immutable(cg: SpokeClient) -> None:
+    latest = _download(cg, version="latest")
+    assert latest.status_code == 200
+    assert latest.headers["cache-control"] == "no-cache"
+    assert latest.content == _download(cg).content
+
+
+def test_same_bytes_after_a_restart_and_on_another_replica(tools: Path, tmp_path: Path) -> None:
+    first_app = _app(tools, backends=filesystem_backends(tmp_path / "data"))
+    client = SpokeClient(first_app.api)
+    push_ok(client, "common", "1.0.0", COMMON)
+    push_ok(client, "payments", "1.0.0", PAYMENTS, deps=["common@1.0.0"])
+    original = _download(client).content
+    first_app.close()
+    restarted = _app(tools, backends=filesystem_backends(tmp_path / "data"))
+    again = _download(SpokeClient(restarted.api))
+    assert again.headers["x-spoke-cache"] == "hit"  # found in the artifact index
+    assert again.content == original
+    restarted.close()
+    # Another replica with its own empty storage generates it anew: byte-identical.
+    other = _app(tools)
+    other_client = SpokeClient(other.api)
+    push_ok(other_client, "common", "1.0.0", COMMON)
+    push_ok(other_client, "payments", "1.0.0", PAYMENTS, deps=["common@1.0.0"])
+    fresh = _download(other_client)
+    assert fresh.headers["x-spoke-cache"] == "miss"
+    assert fresh.content == original
+    other.close()
+
+
+def test_a_missing_blob_is_generated_again(cg: SpokeClient, codegen_app: Application) -> None:
+    first = _download(cg)
+    digest = hashlib.sha256(first.content).hexdigest()
+    blobs = codegen_app.backends.blobs
+    blobs._blobs.pop(digest)  # type: ignore[attr-defined]  # the blob store lost it
+    codegen_app.generator._hot_bytes = type(codegen_app.generator._hot_bytes)(max_bytes=1 << 20)
+    again = _download(cg)
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["x-spoke-cache"] == "miss"
+
+
+# Refusals ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/modules/nope/versions/1.0.0/download/python", 404, "module_not_found"),
+        ("/modules/payments/versions/9.9.9/download/python", 404, "version_not_found"),
+        ("/modules/payments/versions/not-a-version/download/python", 422, "invalid_version"),
+        ("/modules/payments/versions/1.0.0/download/cobol", 404, "language_not_found"),
+        ("/modules/payments/versions/1.0.0/download/missing", 422, "language_disabled"),
+    ],
+)
+def test_download_refusals(cg: SpokeClient, path: str, status: int, code: str) -> None:
+    assert_error(cg.simulate_get(API + path), status, code)
+
+
+def test_disabled_language_says_why(cg: SpokeClient) -> None:
+    result = _download(cg, lang="missing")
+    assert "protoc-gen-not-installed-anywhere" in result.json["error"]
+    assert result.json["details"]["language"] == "missing"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "option=paths=source_relative",  # python takes no options
+        "option=;rm%20-rf%20/",
+        "option=$(touch%20spoke-pwned)",
+        "grpc=true&lang=pyi",
+    ],
+)
+def test_options_outside_the_allow_list(cg: SpokeClient, query: str) -> None:
+    lang = "pyi" if "lang=pyi" in query else "python"
+    result = _download(cg, query.replace("&lang=pyi", ""), lang=lang)
+    assert_error(result, 422, "invalid_options")
+    assert not Path("spoke-pwned").exists()
+
+
+@pytest.mark.parametrize("query", ["grpc=maybe", "include_dependencies=2", "option="])
+def test_bad_query_values(cg: SpokeClient, query: str) -> None:
+    assert_error(_download(cg, query), 400, "invalid_request")
+
+
+# Generator failures --------------------------------------------------------------------------
+
+
+def test_a_crashing_generator_is_a_500_with_its_stderr(
+    cg: SpokeClient, codegen_app: Application
+) -> None:
+    result = _download(cg, lang="crash")
+    assert_error(result, 500, "compilation_failed")
+    details = result.json["details"]
+    assert details["language"] == "crash" and details["timed_out"] is False
+    assert "out of cheese" in details["stderr"]
+    assert codegen_app.backends.blobs._blobs  # type: ignore[attr-defined]
+    assert _download(cg, lang="crash").status_code == 500  # failures are not stored
+
+
+def test_a_hung_generator_is_killed_at_the_timeout(cg: SpokeClient) -> None:
+    start = time.monotonic()
+    result = _download(cg, lang="sleepy")
+    assert_error(result, 500, "compilation_failed")
+    assert result.json["details"]["timed_out"] is True
+    assert time.monotonic() - start < 30  # SPOKE_COMPILE_TIMEOUT=3s, not the script's 60 s
+    leftover = subprocess.run(
+        ["pgrep", "-f", "protoc-gen-sleepy"], capture_output=True, text=True, check=False
+    )
+    assert leftover.stdout.strip() == ""
+
+
+# Concurrency -------------------------------------------------------------------------------
+
+
+def test_concurrent_requests_generate_once(cg: SpokeClient, codegen_app: Application) -> None:
+    health = SpokeClient(codegen_app.health)
+    before = metric_value(health, 'spoke_compilation_total{language="pyi",status="ok"}')
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def fetch() -> None:
+        try:
+            barrier.wait()
+            results.append(_download(cg, lang="pyi").content)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert len(results) == 8 and len(set(results)) == 1
+    after = metric_value(health, 'spoke_compilation_total{language="pyi",status="ok"}')
+    assert after - before == 1
+    assert metric_value(health, 'spoke_codegen_artifacts_total{result="miss"}') >= 1
+
+
+# Compile jobs ------------------------------------------------------------------------------
+
+
+def _wait(client: SpokeClient, location: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = client.simulate_get(location).json
+        if job["status"] in ("completed", "failed"):
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+def test_compile_job_runs_and_points_at_downloads(cg: SpokeClient) -> None:
+    path = f"{API}/modules/payments/versions/latest/compile"
+    started = cg.simulate_post(path, json={"languages": ["python", "pyi", "python"]})
+    assert started.status_code == 202, started.text
+    job = started.json
+    assert job["version"] == "1.0.0" and job["status"] in ("pending", "running", "completed")
+    assert [r["language"] for r in job["results"]] == ["python", "pyi"]
+    location = started.headers["location"]
+    assert location.endswith(job["job_id"])
+    done = _wait(cg, f"{API}/modules/payments/versions/1.0.0/compile/{job['job_id']}")
+    assert done["status"] == "completed"
+    for result in done["results"]:
+        assert result["status"] == "completed" and result["duration_ms"] >= 0
+        fetched = cg.simulate_get(result["download_url"])
+        assert fetched.status_code == 200
+        assert hashlib.sha256(fetched.content).hexdigest() == result["sha256"]
+        assert fetched.headers["x-spoke-cache"] == "hit"
+
+
+def test_compile_job_with_a_failing_language(cg: SpokeClient) -> None:
+    started = cg.simulate_post(
+        f"{API}/modules/payments/versions/1.0.0/compile",
+        json={"languages": ["python", "crash"], "include_grpc": False},
+    )
+    done = _wait(cg, started.headers["location"])
+    assert done["status"] == "failed"
+    by_language = {r["language"]: r for r in done["results"]}
+    assert by_language["python"]["status"] == "completed"
+    assert by_language["crash"]["status"] == "failed"
+    assert by_language["crash"]["error"]["code"] == "compilation_failed"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 400, "invalid_request"),
+        ({"languages": "python"}, 400, "invalid_request"),
+        ({"languages": []}, 400, "invalid_request"),
+        ({"languages": [1]}, 400, "invalid_request"),
+        ({"languages": ["python"], "include_grpc": "yes"}, 400, "invalid_request"),
+        ({"languages": ["python"], "extra": 1}, 400, "invalid_request"),
+        ({"languages": ["cobol"]}, 404, "language_not_found"),
+        ({"languages": ["missing"]}, 422, "language_disabled"),
+        ({"languages": ["pyi"], "include_grpc": True}, 422, "invalid_options"),
+        ({"languages": ["python"] * 40 + [f"l{i}" for i in range(40)]}, 400, "invalid_request"),
+    ],
+)
+def test_compile_refusals(cg: SpokeClient, body: dict[str, Any], status: int, code: str) -> None:
+    result = cg.simulate_post(f"{API}/modules/payments/versions/1.0.0/compile", json=body)
+    assert_error(result, status, code)
+
+
+def test_unknown_and_foreign_jobs(cg: SpokeClient) -> None:
+    base = f"{API}/modules/payments/versions/1.0.0/compile"
+    assert_error(cg.simulate_get(f"{base}/{'0' * 32}"), 404, "job_not_found")
+    assert_error(cg.simulate_get(f"{base}/not-a-job"), 404, "job_not_found")
+    started = cg.simulate_post(base, json={"languages": ["python"]})
+    job_id = started.json["job_id"]
+    other = f"{API}/modules/common/versions/1.0.0/compile/{job_id}"
+    assert_error(cg.simulate_get(other), 404, "job_not_found")
+    _wait(cg, f"{base}/{job_id}")
+
+
+def test_a_full_queue_is_refused_with_503(tools: Path) -> None:
+    application = _app(
+        tools, SPOKE_COMPILE_WORKERS="1", SPOKE_COMPILE_QUEUE="1", SPOKE_COMPILE_TIMEOUT="2s"
+    )
+    client = SpokeClient(application.api)
+    push_ok(client, "common", "1.0.0", COMMON)
+    base = f"{API}/modules/common/versions/1.0.0/compile"
+    try:
+        first = client.simulate_post(base, json={"languages": ["sleepy"]})
+        assert first.status_code == 202
+        deadline = time.monotonic() + 30
+        while client.simulate_get(first.headers["location"]).json["status"] == "pending":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = client.simulate_post(base, json={"languages": ["sleepy"]})
+        assert second.status_code == 202  # waits for the one worker
+        third = client.simulate_post(base, json={"languages": ["python"]})
+        assert_error(third, 503, "compile_queue_full")
+        _wait(client, second.headers["location"])
+    finally:
+        application.close()
