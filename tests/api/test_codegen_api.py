@@ -481,3 +481,24 @@ def test_a_full_queue_is_refused_with_503(tools: Path) -> None:
         _wait(client, second.headers["location"])
     finally:
         application.close()
+
+
+def test_without_an_artifact_index_the_cache_remembers_archives(
+    tools: Path, tmp_path: Path
+) -> None:
+    """A storage plugin without StoresArtifacts (the example sqlite one): archives are still
+    stored in the blob store and found again through the cache."""
+    example = pytest.importorskip("spoke_plugin_example.storage")
+    storage = example.SqliteStorage(path=tmp_path / "registry.sqlite3")
+    application = _app(tools, backends=memory_backends(storage=storage))
+    client = SpokeClient(application.api)
+    try:
+        push_ok(client, "common", "1.0.0", COMMON)
+        first = client.simulate_get(f"{API}/modules/common/versions/1.0.0/download/python")
+        assert first.headers["x-spoke-cache"] == "miss"
+        application.generator._hot_entries = type(application.generator._hot_entries)(max_items=8)
+        second = client.simulate_get(f"{API}/modules/common/versions/1.0.0/download/python")
+        assert second.headers["x-spoke-cache"] == "hit"
+        assert second.content == first.content
+    finally:
+        application.close()
