@@ -13,10 +13,15 @@ See ``docs/codegen.md``.
 
 from __future__ import annotations
 
-from spoke.codegen.archive import build_zip, readme_text
+import importlib
+from typing import TYPE_CHECKING
+
 from spoke.codegen.languages import Generator, Invocation, Language, LanguageStatus, Output
-from spoke.codegen.registry import LanguageRegistry
-from spoke.codegen.runner import GeneratedCode, GenerationFailed, generate
+
+if TYPE_CHECKING:
+    from spoke.codegen.archive import build_zip, readme_text
+    from spoke.codegen.registry import LanguageRegistry
+    from spoke.codegen.runner import GeneratedCode, GenerationFailed, generate
 
 __all__ = [
     "GeneratedCode",
@@ -31,3 +36,20 @@ __all__ = [
     "generate",
     "readme_text",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The rest of the API, imported on first use: every command loads the built-in languages
+    plugin (only descriptors), and only a server generating code needs subprocess, zipfile and
+    the detection machinery."""
+    module = {
+        "build_zip": "spoke.codegen.archive",
+        "readme_text": "spoke.codegen.archive",
+        "LanguageRegistry": "spoke.codegen.registry",
+        "GeneratedCode": "spoke.codegen.runner",
+        "GenerationFailed": "spoke.codegen.runner",
+        "generate": "spoke.codegen.runner",
+    }.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -25,16 +25,6 @@ COMPRESS_LEVEL = 6
 _FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _UNIX = 3  # "made by" system: Unix, so readers apply the mode above
 
-PYTHON_LAYOUT_NOTE = """\
-The directories are PEP 420 namespace packages: there is no `__init__.py`, on purpose. Put the
-directory you unzip into on `sys.path` (or `PYTHONPATH`) and import each module by its path
-(`payments/v1/payment.proto` is `payments.v1.payment_pb2`). Without `__init__.py` files, the
-archives of several modules (and the `google` package of the `protobuf` runtime, which provides
-the well-known types such as `google.protobuf.timestamp_pb2`) merge into one package tree; an
-`__init__.py` would make the first directory found hide all the others. Needs the `protobuf`
-package at a version no older than the generator's (and `grpcio` for gRPC stubs).
-"""
-
 
 def build_zip(files: Mapping[str, bytes], *, readme: str | None = None) -> bytes:
     """A zip of ``files`` (relative '/'-separated path -> bytes), plus ``README.md`` when

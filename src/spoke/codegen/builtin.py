@@ -8,7 +8,6 @@ nothing of Python's extras. See ``docs/codegen.md`` for each generator and how t
 
 from __future__ import annotations
 
-from spoke.codegen.archive import PYTHON_LAYOUT_NOTE
 from spoke.codegen.languages import Generator, Language, Output
 from spoke.plugins import hookimpl
 
@@ -19,6 +18,15 @@ _PROTOC = "protoc"
 _GO_HINT = "Debian package protoc-gen-go"
 _GO_GRPC_HINT = "Debian package protoc-gen-go-grpc"
 _GO_PATHS = ("paths=import", "paths=source_relative")
+_PYTHON_NOTES = """\
+The directories are PEP 420 namespace packages: there is no `__init__.py`, on purpose. Put the
+directory you unzip into on `sys.path` (or `PYTHONPATH`) and import each module by its path
+(`payments/v1/payment.proto` is `payments.v1.payment_pb2`). Without `__init__.py` files, the
+archives of several modules (and the `google` package of the `protobuf` runtime, which provides
+the well-known types such as `google.protobuf.timestamp_pb2`) merge into one package tree; an
+`__init__.py` would make the first directory found hide all the others. Needs the `protobuf`
+package at a version no older than the generator's (and `grpcio` for gRPC stubs).
+"""
 _GO_NOTES = """\
 Files that set no `go_package` are generated as if it were their directory (`payments/v1`;
 `name` for a file `name.proto` at the root), passed to the generator as `M` options. Set
@@ -41,7 +49,7 @@ def _python(
         supports_grpc=language_id != "pyi",
         generators=(generator,),
         options=(),
-        readme_notes=PYTHON_LAYOUT_NOTE,
+        readme_notes=_PYTHON_NOTES,
     )
 
 
