@@ -337,3 +337,23 @@ def test_generation_failed_survives_pickling() -> None:
         None,
         "go",
     )
+
+
+def test_a_generator_uninstalled_after_detection_fails_cleanly(
+    registry: LanguageRegistry, tools: Path
+) -> None:
+    import dataclasses
+
+    status = enabled(registry, "crashy")
+    (tools / "protoc-gen-crashy").unlink()
+    with pytest.raises(GenerationFailed) as raised:
+        generate(status, files=FILES, targets=TARGETS, grpc=False, options=[], timeout=30)
+    assert raised.value.exit_code == 1
+    assert "protoc-gen-crashy" in raised.value.stderr
+    assert status.invocation is not None
+    gone = dataclasses.replace(
+        status,
+        invocation=dataclasses.replace(status.invocation, protoc=(str(tools / "protoc"),)),
+    )
+    with pytest.raises(GenerationFailed, match="could not be started: No such file"):
+        generate(gone, files=FILES, targets=TARGETS, grpc=False, options=[], timeout=30)

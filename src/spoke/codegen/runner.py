@@ -164,9 +164,14 @@ def generate(
         )
         # Run in src/, the include directory: each target's path on disk is then its import
         # path, and protoc's messages name the files as the client did.
-        done = run(argv, cwd=src, env=env, timeout=timeout)
-        said = _sanitize((done.stderr or done.stdout).decode("utf-8", "replace"), tmp, well_known)
         label = f"{language.id} generator ({status.generator})"
+        try:
+            done = run(argv, cwd=src, env=env, timeout=timeout)
+        except OSError as exc:  # uninstalled since it was detected, or no longer executable
+            raise GenerationFailed(
+                f"{label} could not be started: {exc.strerror or exc}", language=language.id
+            ) from exc
+        said = _sanitize((done.stderr or done.stdout).decode("utf-8", "replace"), tmp, well_known)
         if done.timed_out:
             raise GenerationFailed(
                 f"{label} timed out after {timeout:g}s and was killed",
