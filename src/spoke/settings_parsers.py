@@ -7,11 +7,17 @@ plugins reading their own options from ``Settings.environ``.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["parse_bool", "parse_duration", "parse_port", "parse_size"]
+__all__ = ["MAX_SECRET_FILE_BYTES", "parse_bool", "parse_duration", "parse_port", "parse_size"]
+
+# A secret file holds a password, a token or a few URLs: anything larger is a wrong path (a log,
+# a binary), and reading it whole into memory would be a mistake.
+MAX_SECRET_FILE_BYTES = 64 * 1024
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -62,6 +68,30 @@ def parse_duration(raw: str) -> float:
     if not match:
         raise ValueError(f"expected a duration such as 30s, 2m or 15, got {raw!r}")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _positive_duration(raw: str) -> float:
+    value = parse_duration(raw)
+    if value <= 0:
+        raise ValueError(f"must be more than zero, got {raw!r}")
+    return value
+
+
+def _ratio(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a number between 0 and 1, got {raw!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise ValueError(f"must be between 0 and 1, got {raw!r}")
+    return value
+
+
+def _service_name(raw: str) -> str:
+    value = raw.strip()
+    if not value or len(value) > 255 or any(ord(ch) < 32 for ch in value):
+        raise ValueError(f"expected a short name without control characters, got {raw!r}")
+    return value
 
 
 def parse_size(raw: str) -> int:
@@ -143,3 +173,47 @@ def _path(raw: str) -> Path:
     if not raw.strip():
         raise ValueError("expected a directory path, got an empty value")
     return Path(raw.strip()).expanduser()
+
+
+def read_secret_file(raw_path: str) -> str:
+    """The value held in the file at ``raw_path``, its trailing newlines removed.
+
+    Raises ``ValueError`` when the file is missing, unreadable, not a regular file, larger than
+    :data:`MAX_SECRET_FILE_BYTES`, not UTF-8 or empty. Messages name the path (which is not a
+    secret) and never the content.
+    """
+    path = raw_path.strip()
+    if not path:
+        raise ValueError("expected the path of a file, got an empty value")
+    try:
+        # Open first, then check what was opened: a path swapped between a check and the open
+        # cannot slip through. O_NONBLOCK keeps a FIFO from blocking the open until a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(_cannot_read(path, exc)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path!r} is not a regular file")
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            raise ValueError(f"{path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(_cannot_read(path, exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_FILE_BYTES:  # it grew after fstat
+        raise ValueError(f"{path!r} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path!r} is not UTF-8 text") from None
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise ValueError(f"{path!r} is empty")
+    return value
+
+
+def _cannot_read(path: str, exc: OSError) -> str:
+    return f"cannot read {path!r}: {exc.strerror or type(exc).__name__}"

@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from spoke.interfaces import HealthReport
 from spoke.lru import LRUCache
 from spoke.plugins import CacheBackend, hookimpl
-from spoke.settings import Settings, SettingsError, parse_duration
+from spoke.settings import Settings, SettingsError
 from spoke_plugins.redis_url import RedisTarget, parse_redis_url
 
 if TYPE_CHECKING:
@@ -406,35 +406,21 @@ class RedisCache:
 
 def create_redis_cache(settings: Settings) -> RedisCache:
     """The factory behind ``SPOKE_CACHE_TYPE=redis``. Never contacts Redis, so a Redis that is
-    down at startup is not fatal. Raises :class:`SettingsError` for a missing or bad URL, a bad
-    ``SPOKE_REDIS_L1_TTL``/``SPOKE_REDIS_TIMEOUT``, or a missing ``redis`` package."""
+    down at startup is not fatal. Raises :class:`SettingsError` for a missing or bad URL, or a
+    missing ``redis`` package. ``SPOKE_REDIS_L1_TTL`` and ``SPOKE_REDIS_TIMEOUT`` were parsed
+    and checked with the other settings."""
     _import_redis()
     if not settings.redis_url:
         raise SettingsError("SPOKE_REDIS_URL", "the redis cache needs SPOKE_REDIS_URL")
     target = parse_redis_url(
         settings.redis_url, password=settings.redis_password, db=settings.redis_db
     )
-    l1_ttl = _duration_option(settings, "SPOKE_REDIS_L1_TTL")
-    timeout = _duration_option(settings, "SPOKE_REDIS_TIMEOUT")
     return RedisCache(
         target,
         l1_max_bytes=settings.l1_cache_size,
-        l1_ttl=l1_ttl,
-        socket_timeout=timeout if timeout else DEFAULT_SOCKET_TIMEOUT,
+        l1_ttl=settings.redis_l1_ttl,
+        socket_timeout=settings.redis_timeout,
     )
-
-
-def _duration_option(settings: Settings, variable: str) -> float | None:
-    raw = settings.environ.get(variable, "").strip()
-    if not raw:
-        return None
-    try:
-        value = parse_duration(raw)
-    except ValueError as exc:
-        raise SettingsError(variable, str(exc)) from None
-    if value <= 0:
-        raise SettingsError(variable, f"must be greater than zero, got {raw!r}")
-    return value
 
 
 @hookimpl

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from spoke.errors import BackendUnavailable
 from spoke.plugins import BlobBackend, hookimpl
-from spoke.settings import Settings, SettingsError, parse_duration
+from spoke.settings import Settings, SettingsError
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -420,39 +420,9 @@ class S3BlobStore:
             self._fs._s3 = None
 
 
-def _option(settings: Settings, variable: str, parse: Callable[[str], T], default: T) -> T:
-    raw = settings.environ.get(variable)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise SettingsError(variable, str(exc)) from None
-
-
-def _attempts(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ValueError(f"expected an integer, got {raw!r}") from None
-    if not 1 <= value <= 20:
-        raise ValueError(f"must be between 1 and 20, got {value}")
-    return value
-
-
-def _timeout(raw: str) -> float:
-    value = parse_duration(raw)
-    if value <= 0:
-        raise ValueError(f"must be more than zero, got {raw!r}")
-    return value
-
-
 def create_s3_blob_store(settings: Settings) -> S3BlobStore:
-    """The store the ``SPOKE_S3_*`` settings describe, with production timeouts.
-
-    The plugin's own options, read from ``settings.environ``: ``SPOKE_S3_CONNECT_TIMEOUT``
-    (default 5s), ``SPOKE_S3_READ_TIMEOUT`` (30s) and ``SPOKE_S3_MAX_ATTEMPTS`` (4).
-    """
+    """The store the ``SPOKE_S3_*`` settings describe, with production timeouts
+    (``SPOKE_S3_CONNECT_TIMEOUT``, ``SPOKE_S3_READ_TIMEOUT``, ``SPOKE_S3_MAX_ATTEMPTS``)."""
     if not settings.s3_bucket:
         raise SettingsError("SPOKE_S3_BUCKET", "must be set for the s3 blob backend")
     if bool(settings.s3_access_key) != bool(settings.s3_secret_key):
@@ -468,11 +438,9 @@ def create_s3_blob_store(settings: Settings) -> S3BlobStore:
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key,
         path_style=settings.s3_use_path_style,
-        connect_timeout=_option(
-            settings, "SPOKE_S3_CONNECT_TIMEOUT", _timeout, DEFAULT_CONNECT_TIMEOUT
-        ),
-        read_timeout=_option(settings, "SPOKE_S3_READ_TIMEOUT", _timeout, DEFAULT_READ_TIMEOUT),
-        attempts=_option(settings, "SPOKE_S3_MAX_ATTEMPTS", _attempts, DEFAULT_ATTEMPTS),
+        connect_timeout=settings.s3_connect_timeout,
+        read_timeout=settings.s3_read_timeout,
+        attempts=settings.s3_max_attempts,
     )
 
 

@@ -108,13 +108,25 @@ def test_the_factory_needs_a_url() -> None:
         backend.factory(load_settings({"SPOKE_CACHE_TYPE": "redis"}))
 
 
-def test_the_factory_checks_its_own_duration_options() -> None:
-    backend = _registry().catalog().cache_backend("redis")
-    settings = load_settings(
-        {"SPOKE_REDIS_URL": "redis://127.0.0.1:1/0", "SPOKE_REDIS_L1_TTL": "soon"}
-    )
+def test_the_plugin_duration_options_are_checked_with_the_settings() -> None:
     with pytest.raises(SettingsError, match="SPOKE_REDIS_L1_TTL"):
-        backend.factory(settings)
+        load_settings({"SPOKE_REDIS_URL": "redis://127.0.0.1:1/0", "SPOKE_REDIS_L1_TTL": "soon"})
+    with pytest.raises(SettingsError, match="SPOKE_REDIS_TIMEOUT"):
+        load_settings({"SPOKE_REDIS_URL": "redis://127.0.0.1:1/0", "SPOKE_REDIS_TIMEOUT": "0"})
+    backend = _registry().catalog().cache_backend("redis")
+    cache = backend.factory(
+        load_settings(
+            {
+                "SPOKE_REDIS_URL": "redis://127.0.0.1:1/0",
+                "SPOKE_REDIS_L1_TTL": "2s",
+                "SPOKE_REDIS_TIMEOUT": "100ms",
+            }
+        )
+    )
+    try:
+        assert cache.l1_ttl == 2.0
+    finally:
+        cache.close()
 
 
 def test_without_the_redis_package_the_plugin_is_listed_and_fails_clearly(

@@ -396,8 +396,8 @@ def test_factory_reads_the_plugin_options(s3_bucket: str, s3_endpoint: str) -> N
         ("SPOKE_S3_MAX_ATTEMPTS", "many"),
     ],
 )
-def test_factory_refuses_bad_plugin_options(variable: str, value: str) -> None:
-    settings = load_settings({"SPOKE_S3_BUCKET": "spoke-blobs", variable: value})
+def test_bad_plugin_options_are_refused_with_the_settings(variable: str, value: str) -> None:
+    # The plugin's options are in the settings table: a bad one stops load_settings already.
     with pytest.raises(SettingsError) as caught:
-        s3_blob.create_s3_blob_store(settings)
+        load_settings({"SPOKE_S3_BUCKET": "spoke-blobs", variable: value})
     assert caught.value.variable == variable
