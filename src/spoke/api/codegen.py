@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import falcon
@@ -105,7 +106,11 @@ class DownloadResource:
             return
         resp.content_type = "application/zip"
         resp.downloadable_as = archive.filename
-        resp.data = archive.data
+        # A stream, not resp.data: waitress sends a file-like body through wsgi.file_wrapper
+        # as it is, where it would copy bytes into its output buffer, and past 1 MiB
+        # (outbuf_overflow) into a temporary file, on every request. BytesIO shares the bytes.
+        resp.content_length = len(archive.data)
+        resp.stream = io.BytesIO(archive.data)
 
 
 class CompileResource:
