@@ -39,6 +39,7 @@ on errors and Ctrl-C. Not a test: pytest never collects it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
@@ -81,6 +82,7 @@ from bench_core import (
     wrk_load,
 )
 
+BARE_APP = Path(__file__).resolve().parent / "bare_blob_app.py"
 MODULE = "bench.codegen"
 WARMUP_VERSION = "0.1.0"
 LANGUAGES = ("python", "java")
@@ -239,6 +241,9 @@ def labels(languages: Sequence[str]) -> dict[str, str]:
     out = {"file": "(a) GET one file (exact, cached)"}
     for i, language in enumerate(languages):
         out[language] = f"({chr(ord('b') + i)}) download {language} (exact, stored)"
+    out["bare:file"] = "(a') bare, file's size, resp.data"
+    for i, language in enumerate(languages):
+        out[f"bare:{language}"] = f"({chr(ord('b') + i)}') bare, {language} zip's size, stream"
     return out
 
 
@@ -305,7 +310,7 @@ def report(result: dict[str, Any]) -> str:
     out.append("")
     out.append(f"Warm load (median of {cfg['rounds']} rounds)")
     rows = []
-    for key in ("file", *languages):
+    for key in result["load"]["median"]:
         med = result["load"]["median"][key]
         rows.append(
             [
@@ -342,21 +347,11 @@ def report(result: dict[str, Any]) -> str:
     )
     out.append("")
     per_round = []
+    keys = list(result["load"]["median"])
     for r in range(cfg["rounds"]):
         runs = {x["target"]: x for x in result["load"]["runs"] if x["round"] == r}
-        per_round.append(
-            [
-                f"round {r + 1}",
-                *(f"{runs[k]['rps']:.0f}" for k in ("file", *languages)),
-                *(f"{100 * runs[k]['rps'] / runs['file']['rps']:.1f}%" for k in languages),
-            ]
-        )
-    out.append(
-        table(
-            ["req/s", "(a) file", *languages, *(f"{k}/(a)" for k in languages)],
-            per_round,
-        )
-    )
+        per_round.append([f"round {r + 1}", *(f"{runs[k]['rps']:.0f}" for k in keys)])
+    out.append(table(["req/s", *(names[k].split(" ")[0] for k in keys)], per_round))
     out.append("")
     for language in languages:
         ratio = result["ratio"][language]
@@ -366,10 +361,24 @@ def report(result: dict[str, Any]) -> str:
             f"{', '.join(f'{x:.1f}' for x in ratio['per_round_percent'])}%); target >= "
             f"{TARGET_PERCENT:.0f}%: {verdict}; {ratio['cpu_factor']:.2f}x the CPU per request"
         )
+        bare = ratio.get("bare_same_sizes")
+        if bare:
+            vs = ratio["spoke_vs_bare_same_size"]
+            out.append(
+                f"  the same ratio for the bare app (zip's size / file's size): "
+                f"{bare['percent']:.1f}% (per round "
+                f"{', '.join(f'{x:.1f}' for x in bare['per_round_percent'])}%); Spoke's download"
+                f" reaches {vs['percent']:.1f}% of the bare app's req/s at the same size"
+            )
     rss = result["peak_rss_kib"]
     out.append(
         f"Peak RSS (VmHWM) of the server: {rss['VmHWM'] / 1024:.1f} MiB "
         f"(at the end: VmRSS {rss['VmRSS'] / 1024:.1f} MiB)"
+        + (
+            f"; bare app {result['bare_peak_rss_kib']['VmHWM'] / 1024:.1f} MiB"
+            if result.get("bare_peak_rss_kib")
+            else ""
+        )
     )
     if result["warnings"]:
         out.append("")
@@ -398,6 +407,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(LANGUAGES),
         help="comma-separated language ids (default python,java)",
     )
+    parser.add_argument(
+        "--bare",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also load bare_blob_app.py with bodies of the same sizes (the ceiling)",
+    )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -412,6 +427,49 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.files < 2:
         parser.error("--files must be at least 2")
     return args
+
+
+def run_rounds(
+    targets: dict[str, tuple[ServerProcess, int, str]],
+    load: LoadFn,
+    args: argparse.Namespace,
+    names: dict[str, str],
+    warnings: list[str],
+) -> list[LoadResult]:
+    """``args.rounds`` interleaved rounds of every target, with the server's CPU around each."""
+    runs: list[LoadResult] = []
+    for round_no in range(args.rounds):
+        for key, (server, target_port, url) in targets.items():
+            user_before, sys_before = server.cpu_split()
+            switches_before = server.context_switches()
+            data = load(target_port, url, args.connections, args.duration)
+            user_after, sys_after = server.cpu_split()
+            switches = server.context_switches() - switches_before
+            user, system = user_after - user_before, sys_after - sys_before
+            done = data["requests"]
+            per = 1 / done if done else float("nan")
+            result = LoadResult(
+                target=key,
+                round=round_no,
+                rps=done / data["duration_s"] if data["duration_s"] else 0.0,
+                server_cpu_s=user + system,
+                server_cpu_us_per_request=(user + system) * 1e6 * per,
+                server_user_us_per_request=user * 1e6 * per,
+                server_sys_us_per_request=system * 1e6 * per,
+                server_ctx_switches_per_request=switches * per,
+                **data,
+            )
+            runs.append(result)
+            log(
+                f"round {round_no + 1}/{args.rounds} {names[key]}: {result.rps:.0f} "
+                f"req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+            )
+            if result.errors or result.non_2xx:
+                warnings.append(
+                    f"round {round_no + 1} {key}: {result.errors} socket errors, "
+                    f"{result.non_2xx} non-2xx/3xx responses"
+                )
+    return runs
 
 
 def _push_all(port: int, files: int, planned: Sequence[PlannedVersion]) -> dict[str, str]:
@@ -467,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"load generator: {loadgen}")
 
     warnings: list[str] = []
+    bare_rss: dict[str, int] | None = None
     planned = plan_versions(args.cold)
     loadavg_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="spoke-bench-codegen-") as tmp:
@@ -539,64 +598,69 @@ def main(argv: Sequence[str] | None = None) -> int:
                 conn.close()
 
             names = labels(languages)
-            if args.warmup > 0:
-                for key, url in urls.items():
-                    log(f"warm-up {names[key]} ({args.warmup:g}s)")
-                    load(port, url, args.connections, args.warmup)
-            runs: list[LoadResult] = []
-            for round_no in range(args.rounds):
-                for key, url in urls.items():
-                    user_before, sys_before = spoke.cpu_split()
-                    switches_before = spoke.context_switches()
-                    data = load(port, url, args.connections, args.duration)
-                    user_after, sys_after = spoke.cpu_split()
-                    switches = spoke.context_switches() - switches_before
-                    user, system = user_after - user_before, sys_after - sys_before
-                    done = data["requests"]
-                    per = 1 / done if done else float("nan")
-                    result = LoadResult(
-                        target=key,
-                        round=round_no,
-                        rps=done / data["duration_s"] if data["duration_s"] else 0.0,
-                        server_cpu_s=user + system,
-                        server_cpu_us_per_request=(user + system) * 1e6 * per,
-                        server_user_us_per_request=user * 1e6 * per,
-                        server_sys_us_per_request=system * 1e6 * per,
-                        server_ctx_switches_per_request=switches * per,
-                        **data,
+            targets: dict[str, tuple[ServerProcess, int, str]] = {
+                key: (spoke, port, url) for key, url in urls.items()
+            }
+            with contextlib.ExitStack() as stack:
+                if args.bare:
+                    bare_port = free_port()
+                    while bare_port in (port, health_port):
+                        bare_port = free_port()
+                    bare = ServerProcess(
+                        "bare blob app",
+                        [
+                            sys.executable,
+                            str(BARE_APP),
+                            *("--port", str(bare_port), "--host", HOST),
+                            *("--threads", str(SPOKE_THREADS)),
+                        ],
+                        {k: v for k, v in os.environ.items() if not k.startswith("SPOKE_")},
+                        tmpdir / "bare.log",
                     )
-                    runs.append(result)
-                    log(
-                        f"round {round_no + 1}/{args.rounds} {names[key]}: {result.rps:.0f} "
-                        f"req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+                    stack.enter_context(running(bare))
+                    bare.wait_ready(bare_port, "/data/1")
+                    log(f"bare blob app ready (pid {bare.pid}, port {bare_port})")
+                    # The file GET answers resp.data; the downloads a stream, as here.
+                    targets["bare:file"] = (bare, bare_port, f"/data/{sizes['file']}")
+                    for lang in languages:
+                        targets[f"bare:{lang}"] = (bare, bare_port, f"/stream/{sizes[lang]}")
+                    urls.update(
+                        {key: t[2] for key, t in targets.items() if key.startswith("bare:")}
                     )
-                    if result.errors or result.non_2xx:
-                        warnings.append(
-                            f"round {round_no + 1} {key}: {result.errors} socket errors, "
-                            f"{result.non_2xx} non-2xx/3xx responses"
-                        )
+                if args.warmup > 0:
+                    for key, (_, target_port, url) in targets.items():
+                        log(f"warm-up {names[key]} ({args.warmup:g}s)")
+                        load(target_port, url, args.connections, args.warmup)
+                runs = run_rounds(targets, load, args, names, warnings)
+                if args.bare:
+                    bare_rss = bare.memory_kib()
             rss = spoke.memory_kib()
     loadavg_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
-    targets = ("file", *languages)
-    medians = {k: median_of([r for r in runs if r.target == k]) for k in targets}
+    keys = list(dict.fromkeys(r.target for r in runs))
+    medians = {k: median_of([r for r in runs if r.target == k]) for k in keys}
 
     def round_rps(key: str, i: int) -> float:
         return next(r.rps for r in runs if r.round == i and r.target == key)
 
+    def compare(key: str, reference: str) -> dict[str, Any]:
+        return {
+            "percent": 100 * medians[key]["rps"] / medians[reference]["rps"],
+            "per_round_percent": [
+                100 * round_rps(key, i) / round_rps(reference, i) for i in range(args.rounds)
+            ],
+            "cpu_factor": medians[key]["server_cpu_us_per_request"]
+            / medians[reference]["server_cpu_us_per_request"],
+        }
+
     ratio: dict[str, Any] = {}
     for language in languages:
-        percent = 100 * medians[language]["rps"] / medians["file"]["rps"]
-        ratio[language] = {
-            "percent": percent,
-            "per_round_percent": [
-                100 * round_rps(language, i) / round_rps("file", i) for i in range(args.rounds)
-            ],
-            "target_percent": TARGET_PERCENT,
-            "target_met": percent >= TARGET_PERCENT,
-            "cpu_factor": medians[language]["server_cpu_us_per_request"]
-            / medians["file"]["server_cpu_us_per_request"],
-        }
+        ratio[language] = compare(language, "file")
+        ratio[language]["target_percent"] = TARGET_PERCENT
+        ratio[language]["target_met"] = ratio[language]["percent"] >= TARGET_PERCENT
+        if args.bare:
+            ratio[language]["bare_same_sizes"] = compare(f"bare:{language}", "bare:file")
+            ratio[language]["spoke_vs_bare_same_size"] = compare(language, f"bare:{language}")
     result_doc: dict[str, Any] = {
         "machine": machine_info(loadgen),
         "config": {
@@ -621,6 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": {"median": medians, "runs": [asdict(r) for r in runs]},
         "ratio": ratio,
         "peak_rss_kib": rss,
+        "bare_peak_rss_kib": bare_rss,
         "warnings": warnings,
     }
     print(report(result_doc))
