@@ -102,8 +102,10 @@ def show_settings() -> None:
 from spoke.cli_backup import backup, restore  # noqa: E402
 from spoke.cli_check import check  # noqa: E402
 from spoke.cli_migrate import migrate  # noqa: E402
+from spoke.cli_wait import wait  # noqa: E402
 
 main.add_command(backup)
 main.add_command(restore)
 main.add_command(migrate)
 main.add_command(check)
+main.add_command(wait)
