@@ -11,8 +11,9 @@ import logging
 
 from spoke.interfaces import Cache, ReportsErrors
 from spoke.metrics import Metrics
+from spoke.tracing import Tracing
 
-__all__ = ["MAX_CACHED_VALUE_BYTES", "SafeCache"]
+__all__ = ["MAX_CACHED_VALUE_BYTES", "SafeCache", "TracedSafeCache"]
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +66,26 @@ class SafeCache:
         except Exception:  # fail open
             self._errors.inc()
             log.warning("cache %s delete failed", self.name, exc_info=True)
+
+
+class TracedSafeCache(SafeCache):
+    """A :class:`SafeCache` whose calls are child spans (``cache.get``, ``cache.set``,
+    ``cache.delete``) of the request being traced. Used only when tracing is on, so the plain
+    class keeps its cost when it is off."""
+
+    def __init__(self, backend: Cache, *, name: str, metrics: Metrics, tracing: Tracing) -> None:
+        super().__init__(backend, name=name, metrics=metrics)
+        self._child = tracing.child
+        self._attributes = {"spoke.cache": name}
+
+    def get(self, key: str) -> bytes | None:
+        with self._child("cache.get", self._attributes):
+            return super().get(key)
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        with self._child("cache.set", self._attributes):
+            super().set(key, value, ttl)
+
+    def delete(self, key: str) -> None:
+        with self._child("cache.delete", self._attributes):
+            super().delete(key)

@@ -41,6 +41,7 @@ from spoke.interfaces import Artifact, StoresArtifacts
 from spoke.lru import LRUCache, ObjectLRU
 from spoke.metrics import Metrics
 from spoke.service import RegistryService
+from spoke.tracing import child_span
 
 __all__ = ["Archive", "ArchiveRequest", "CodeGenerator"]
 
@@ -278,14 +279,15 @@ class CodeGenerator:
         targets = sorted(files if request.include_dependencies else own)
         start = self._clock()
         try:
-            code = generate(
-                status,
-                files=files,
-                targets=targets,
-                grpc=request.grpc,
-                options=request.options,
-                timeout=self.timeout,
-            )
+            with child_span("codegen.generate", {"spoke.language": request.language}):
+                code = generate(
+                    status,
+                    files=files,
+                    targets=targets,
+                    grpc=request.grpc,
+                    options=request.options,
+                    timeout=self.timeout,
+                )
         except GenerationFailed as failed:
             self._observe(request.language, "timeout" if failed.timed_out else "failed", start)
             raise CodeGenerationFailed(

@@ -9,13 +9,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from spoke.interfaces import RegistryStats
+
+if TYPE_CHECKING:
+    from spoke.tracing import Tracing
 
 __all__ = ["InstrumentedBackend", "Metrics"]
 
@@ -208,12 +211,25 @@ class InstrumentedBackend:
     """A proxy timing every public method of a backend into ``spoke_storage_operation_...``.
 
     It forwards attribute access, so it satisfies the same Protocol as the backend it wraps.
+    With ``tracing``, each call is also a child span ``<role>.<method>`` (``storage.get_version``,
+    ``blob.get``) of the request being traced; without it the wrapper is the same as before
+    tracing existed, so tracing off costs nothing here.
     """
 
-    def __init__(self, backend: Any, *, label: str, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        label: str,
+        metrics: Metrics,
+        tracing: Tracing | None = None,
+        role: str = "storage",
+    ) -> None:
         self._backend = backend
         self._label = label
         self._histogram = metrics.storage_duration
+        self._tracing = tracing
+        self._role = role
 
     @property
     def wrapped(self) -> Any:
@@ -225,14 +241,35 @@ class InstrumentedBackend:
         if name.startswith("_") or not callable(attribute):
             return attribute
         observer = self._histogram.labels(self._label, name)
+        if self._tracing is not None:
+            timed = _traced(attribute, observer, self._tracing, f"{self._role}.{name}", self._label)
+        else:
 
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                observer.observe(time.perf_counter() - start)
+            def timed(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return attribute(*args, **kwargs)
+                finally:
+                    observer.observe(time.perf_counter() - start)
 
         # Cache the wrapper on the instance so the next lookup skips __getattr__ entirely.
         self.__dict__[name] = timed
         return timed
+
+
+def _traced(
+    attribute: Callable[..., Any], observer: Any, tracing: Tracing, span: str, backend: str
+) -> Callable[..., Any]:
+    """``attribute`` timed into ``observer`` and inside a child span named ``span``."""
+    child = tracing.child
+    attributes = {"spoke.backend": backend}
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            with child(span, attributes):
+                return attribute(*args, **kwargs)
+        finally:
+            observer.observe(time.perf_counter() - start)
+
+    return timed

@@ -40,6 +40,7 @@ from spoke.protobuf.diagnostics import (
     parse_protoc_output,
 )
 from spoke.protobuf.fingerprint import fingerprint_descriptor_set
+from spoke.tracing import child_span
 
 __all__ = [
     "CompilationFailed",
@@ -361,6 +362,18 @@ def compile_files(
     if screen_errors:
         raise CompilationFailed(screen_errors)
 
+    # A span of the request being traced, if any (a no-op otherwise).
+    with child_span("protoc.compile", {"protoc.files": len(files), "protoc.imports": len(deps)}):
+        return _compile_screened(files, deps, own_bytes, dep_bytes)
+
+
+def _compile_screened(
+    files: Mapping[str, str],
+    deps: Mapping[str, str],
+    own_bytes: Mapping[str, bytes],
+    dep_bytes: Mapping[str, bytes],
+) -> CompileResult:
+    """The protoc runs of :func:`compile_files`, once its inputs are checked and encoded."""
     available = set(files) | set(deps) | well_known_paths()
     well_known_root = str(_well_known_root())
     with tempfile.TemporaryDirectory(prefix="spoke-protoc-") as tmp:
