@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import falcon
 
@@ -24,7 +25,7 @@ from spoke.api.evolution import (
     VersionCompatibilityResource,
 )
 from spoke.api.health import HealthCheck, Readiness, create_health_app
-from spoke.api.middleware import MetricsMiddleware
+from spoke.api.middleware import AdminAuthMiddleware, MetricsMiddleware, RequestMiddleware
 from spoke.api.resources import (
     DependenciesResource,
     DependentsResource,
@@ -37,7 +38,7 @@ from spoke.api.resources import (
     VersionResource,
     VersionsResource,
 )
-from spoke.cache import SafeCache
+from spoke.cache import SafeCache, TracedSafeCache
 from spoke.codegen import LanguageRegistry
 from spoke.compile_jobs import CompileJobs
 from spoke.generation import ArchiveRequest, CodeGenerator
@@ -46,10 +47,25 @@ from spoke.metrics import InstrumentedBackend, Metrics
 from spoke.plugins import PluginRegistry, create_plugin_registry
 from spoke.service import RegistryService
 from spoke.settings import Settings
+from spoke.tracing import Tracing, create_tracing
 
-__all__ = ["API_PREFIX", "Application", "Backends", "build_backends", "create_app"]
+__all__ = [
+    "ADMIN_OPERATIONS",
+    "API_PREFIX",
+    "Application",
+    "Backends",
+    "build_backends",
+    "create_app",
+]
 
 API_PREFIX = "/api/v1"
+# The operations that change the registry: with SPOKE_ADMIN_TOKEN set they need the token.
+# Everything else, read-only POSTs (validate, compatibility, diff, compile) included, stays open.
+ADMIN_OPERATIONS = (
+    ("POST", f"{API_PREFIX}/modules"),
+    ("PATCH", f"{API_PREFIX}/modules/{{name}}"),
+    ("POST", f"{API_PREFIX}/modules/{{name}}/versions"),
+)
 log = logging.getLogger(__name__)
 
 
@@ -117,11 +133,17 @@ class Application:
     backends: Backends
     generator: CodeGenerator
     jobs: CompileJobs
+    tracing: Tracing | None = None
 
     def close(self) -> None:
-        """Stop the compile workers and release the backends."""
-        self.jobs.close()
-        self.backends.close()
+        """Stop the compile workers, release the backends, then flush and stop the trace
+        exporter (last, so the spans of everything before are sent; bounded in time)."""
+        try:
+            self.jobs.close()
+            self.backends.close()
+        finally:
+            if self.tracing is not None and not self.tracing.shutdown():
+                log.warning("the trace exporter did not finish flushing in time")
 
 
 def create_app(
@@ -137,18 +159,35 @@ def create_app(
     otherwise the plugins (by default every installed one) provide what the settings name.
     ``languages`` overrides the code generators the plugins contribute.
     """
-    if backends is None or languages is None:
-        plugins = plugins or create_plugin_registry()
-    if backends is None:
-        assert plugins is not None
-        backends = build_backends(settings, plugins)
-    if languages is None:
-        assert plugins is not None
-        languages = LanguageRegistry.load(plugins)
+    # First: a missing otel extra must stop startup before any backend connects.
+    tracing = create_tracing(settings)
+    try:
+        if backends is None or languages is None:
+            plugins = plugins or create_plugin_registry()
+        if backends is None:
+            assert plugins is not None
+            backends = build_backends(settings, plugins)
+        if languages is None:
+            assert plugins is not None
+            languages = LanguageRegistry.load(plugins)
+    except BaseException:
+        if tracing is not None:
+            tracing.shutdown(timeout=1.0)
+        raise
     metrics = Metrics()
-    storage = InstrumentedBackend(backends.storage, label=backends.storage_name, metrics=metrics)
-    blobs = InstrumentedBackend(backends.blobs, label=backends.blob_name, metrics=metrics)
-    cache = SafeCache(backends.cache, name=backends.cache_name, metrics=metrics)
+    storage = InstrumentedBackend(
+        backends.storage, label=backends.storage_name, metrics=metrics, tracing=tracing
+    )
+    blobs = InstrumentedBackend(
+        backends.blobs, label=backends.blob_name, metrics=metrics, tracing=tracing, role="blob"
+    )
+    cache = (
+        SafeCache(backends.cache, name=backends.cache_name, metrics=metrics)
+        if tracing is None
+        else TracedSafeCache(
+            backends.cache, name=backends.cache_name, metrics=metrics, tracing=tracing
+        )
+    )
     service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics)
     generator = CodeGenerator(
         service=service, languages=languages, metrics=metrics, timeout=settings.compile_timeout
@@ -175,8 +214,7 @@ def create_app(
             HealthCheck.of("cache", backends.cache, required=False),
         ]
     )
-    middleware = [MetricsMiddleware(metrics)] if settings.metrics_enabled else []
-    api = falcon.App(middleware=middleware)
+    api = falcon.App(middleware=_middleware(settings, metrics, tracing))
     api.req_options.strip_url_path_trailing_slash = True
     api.resp_options.secure_cookies_by_default = True
     install_error_handlers(api)
@@ -195,7 +233,19 @@ def create_app(
         backends=backends,
         generator=generator,
         jobs=jobs,
+        tracing=tracing,
     )
+
+
+def _middleware(settings: Settings, metrics: Metrics, tracing: Tracing | None) -> list[Any]:
+    """Request ids, access log and traces first (so they see every answer, a 401 included),
+    then the admin token check, then metrics."""
+    middleware: list[Any] = [RequestMiddleware(tracing=tracing)]
+    if settings.admin_token:
+        middleware.append(AdminAuthMiddleware(settings.admin_token, ADMIN_OPERATIONS))
+    if settings.metrics_enabled:
+        middleware.append(MetricsMiddleware(metrics))
+    return middleware
 
 
 def download_url(request: ArchiveRequest) -> str:
