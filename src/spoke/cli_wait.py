@@ -192,8 +192,8 @@ def _probes(settings: Settings, *, migrated: bool, with_redis: bool) -> list[Pro
     if settings.postgres_url:
         probes.append(_postgres_probe(settings.postgres_url, migrated=migrated))
     elif uses_postgres or migrated:
-        needed = "--migrated" if migrated and not uses_postgres else "the postgres backends"
-        _fail(f"configuration error: {needed} need SPOKE_POSTGRES_URL", EXIT_CONFIG)
+        who = "--migrated needs" if migrated and not uses_postgres else "the postgres backends need"
+        _fail(f"configuration error: {who} SPOKE_POSTGRES_URL", EXIT_CONFIG)
     if with_redis and settings.effective_cache_type == "redis":
         if not settings.redis_url:
             _fail("configuration error: the redis cache needs SPOKE_REDIS_URL", EXIT_CONFIG)
