@@ -188,7 +188,6 @@ def create_tracing(settings: Settings) -> Tracing | None:
         return None
     try:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        from opentelemetry.metrics import NoOpMeterProvider
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -197,12 +196,10 @@ def create_tracing(settings: Settings) -> Tracing | None:
         raise SettingsError("SPOKE_OTEL_ENABLED", MISSING_EXTRA) from None
 
     assert settings.otel_endpoint is not None  # Settings checks it when tracing is on
-    no_metrics = NoOpMeterProvider()
     exporter = OTLPSpanExporter(
         endpoint=settings.otel_endpoint,
         insecure=settings.otel_insecure,
         timeout=EXPORT_TIMEOUT,
-        meter_provider=no_metrics,
     )
     provider = TracerProvider(
         resource=Resource.create(
@@ -221,7 +218,6 @@ def create_tracing(settings: Settings) -> Tracing | None:
             max_queue_size=MAX_QUEUE_SIZE,
             schedule_delay_millis=SCHEDULE_DELAY_MILLIS,
             export_timeout_millis=EXPORT_TIMEOUT * 1000,
-            meter_provider=no_metrics,
         )
     )
     return Tracing(provider)

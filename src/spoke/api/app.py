@@ -152,15 +152,19 @@ def create_app(
     plugins: PluginRegistry | None = None,
     backends: Backends | None = None,
     languages: LanguageRegistry | None = None,
+    tracing: Tracing | None = None,
 ) -> Application:
     """Build a ready-to-serve application.
 
     ``backends`` overrides plugin selection (tests hand in memory backends this way);
     otherwise the plugins (by default every installed one) provide what the settings name.
-    ``languages`` overrides the code generators the plugins contribute.
+    ``languages`` overrides the code generators the plugins contribute. ``tracing`` overrides
+    the tracing the settings select (tests hand in one that exports to memory); the application
+    owns it either way and shuts it down on :meth:`Application.close`.
     """
     # First: a missing otel extra must stop startup before any backend connects.
-    tracing = create_tracing(settings)
+    if tracing is None:
+        tracing = create_tracing(settings)
     try:
         if backends is None or languages is None:
             plugins = plugins or create_plugin_registry()
