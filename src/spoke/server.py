@@ -3,9 +3,12 @@
 Both servers share a socket map, so a single loop thread accepts and writes for both while each
 has its own worker threads: a burst of slow API requests can never starve the probes.
 
-On SIGTERM or SIGINT readiness turns 503 at once, the listening sockets close (new connections
-are refused), requests in flight are allowed to finish for up to SPOKE_SHUTDOWN_TIMEOUT, then
-the workers stop and the backends are closed.
+On SIGTERM or SIGINT readiness turns 503 at once and the API's listening socket closes (new
+connections are refused); requests in flight may finish for up to SPOKE_SHUTDOWN_TIMEOUT. The
+health listener stays open while they do, so probes read that 503 (and liveness 200) instead of a
+refused connection, and /metrics still answers; it closes when the drain ends. Then the workers
+stop, the backends close and the trace exporter flushes with whatever time the shutdown timeout
+leaves (at least :data:`MIN_FLUSH` seconds, at most :data:`spoke.tracing.SHUTDOWN_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -22,11 +25,15 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from spoke.api.app import Application
+from spoke.tracing import SHUTDOWN_TIMEOUT
 
-__all__ = ["SpokeServer"]
+__all__ = ["MIN_FLUSH", "SpokeServer"]
 
 log = logging.getLogger(__name__)
 _LOOP_TICK = 0.25
+# The trace exporter gets at least this long to flush, even when requests used the whole
+# shutdown timeout: the spans of those requests are the ones most worth having.
+MIN_FLUSH = 0.5
 
 
 class SpokeServer:
@@ -37,6 +44,7 @@ class SpokeServer:
         self.application = application
         self._map: dict[int, Any] = {}
         self._stop = threading.Event()
+        self._deadline: float | None = None
         common = {"host": settings.host, "ident": "spoke", "clear_untrusted_proxy_headers": True}
         self.api_server = create_server(
             application.api,
@@ -76,7 +84,11 @@ class SpokeServer:
         self.stop()
 
     def stop(self) -> None:
-        """Ask the loop to shut down gracefully; safe from any thread or a signal handler."""
+        """Ask the loop to shut down gracefully; safe from any thread or a signal handler.
+
+        The shutdown timeout counts from the first call."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.application.settings.shutdown_timeout
         self.application.readiness.begin_shutdown()
         self._stop.set()
 
@@ -97,23 +109,34 @@ class SpokeServer:
             self._close()
 
     def _drain(self) -> None:
-        # Stop accepting: close both listening sockets, keep the connections already open.
-        for server in (self.api_server, self.health_server):
-            server.accepting = False
-            server.del_channel()
-            server.socket.close()
-        deadline = time.monotonic() + self.application.settings.shutdown_timeout
-        while time.monotonic() < deadline and self._busy_channels():
+        # Stop accepting API connections; keep those already open, and the health listener.
+        self._close_listener(self.api_server)
+        deadline = self._deadline or time.monotonic()
+        in_flight = self._busy_channels(api_only=True)
+        log.info("draining %d request(s) in flight", in_flight)
+        while time.monotonic() < deadline and self._busy_channels(api_only=True):
             wasyncore.loop(timeout=0.05, map=self._map, count=1)
-        busy = self._busy_channels()
+        busy = self._busy_channels(api_only=True)
         if busy:
             log.warning("shutdown timeout reached with %d request(s) in flight", busy)
+        self._close_listener(self.health_server)
+        # Answers to probes that arrived meanwhile: a moment to send them, no more.
+        grace = time.monotonic() + 0.5
+        while time.monotonic() < grace and self._busy_channels():
+            wasyncore.loop(timeout=0.05, map=self._map, count=1)
 
-    def _busy_channels(self) -> int:
+    @staticmethod
+    def _close_listener(server: Any) -> None:
+        server.accepting = False
+        server.del_channel()
+        server.socket.close()
+
+    def _busy_channels(self, *, api_only: bool = False) -> int:
         return sum(
             1
             for channel in list(self._map.values())
             if isinstance(channel, HTTPChannel)
+            and (not api_only or channel.server is self.api_server)
             and (channel.requests or channel.total_outbufs_len or channel.request is not None)
         )
 
@@ -124,5 +147,6 @@ class SpokeServer:
         for server in (self.api_server, self.health_server):
             server.task_dispatcher.shutdown(timeout=1)
             server.trigger.close()
-        self.application.close()
+        remaining = (self._deadline or time.monotonic()) - time.monotonic()
+        self.application.close(flush_timeout=min(SHUTDOWN_TIMEOUT, max(MIN_FLUSH, remaining)))
         log.info("stopped")

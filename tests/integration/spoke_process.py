@@ -89,3 +89,27 @@ def start_server(
         time.sleep(0.1)
     process.kill()
     raise AssertionError(f"server did not start:\n{server.log()}")
+
+
+def slow_plugin_env(tmp_path: Path) -> dict[str, str]:
+    """Settings that run ``spoke serve`` on the ``slow`` storage of ``slow_plugin.py``.
+
+    The plugin is made visible as an installed distribution without installing anything: a
+    ``*.dist-info`` directory with an ``entry_points.txt`` on ``PYTHONPATH`` is what
+    ``importlib.metadata`` (and so Spoke's plugin loader) reads.
+    """
+    site = tmp_path / "site"
+    dist_info = site / "spoke_slow_test_plugin-0.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: spoke-slow-test-plugin\nVersion: 0\n"
+    )
+    (dist_info / "entry_points.txt").write_text("[spoke]\nslow = slow_plugin\n")
+    paths = [str(site), str(Path(__file__).resolve().parent)]
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    return {
+        "PYTHONPATH": os.pathsep.join(paths),
+        "SPOKE_STORAGE_TYPE": "slow",
+        "SPOKE_BLOB_TYPE": "memory",
+    }

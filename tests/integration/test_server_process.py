@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from spoke_process import RunningServer, free_port, start_server
+from spoke_process import RunningServer, free_port, slow_plugin_env, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +64,100 @@ def test_a_signal_stops_the_server_cleanly(tmp_path: Path, signum: int) -> None:
     assert server.process.wait(timeout=30) == 0
     assert "shutting down" in server.log()
     assert "Traceback" not in server.log()
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _in_flight(server: RunningServer, paths: list[str]) -> tuple[list[Any], list[threading.Thread]]:
+    """Start one GET per path on its own thread; returns the answers' list (filled as they come)
+    and the threads."""
+    answers: list[Any] = []
+
+    def get(path: str) -> None:
+        try:
+            answers.append(server.request("GET", f"{server.api}{path}")[0])
+        except OSError as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=get, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    return answers, threads
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_requests_in_flight_finish_after_a_signal(tmp_path: Path, signum: int) -> None:
+    # Reads of module "slow-2500" take 2.5 s in the slow storage plugin (slow_plugin.py).
+    env = {**slow_plugin_env(tmp_path), "SPOKE_SHUTDOWN_TIMEOUT": "10s"}
+    server = start_server(tmp_path, env)
+    try:
+        assert (
+            server.request("POST", f"{server.api}/api/v1/modules", {"name": "slow-2500"})[0] == 201
+        )
+        answers, threads = _in_flight(server, ["/api/v1/modules/slow-2500"] * 4)
+        time.sleep(0.5)  # all four are inside the storage call now
+        signalled = time.monotonic()
+        server.process.send_signal(signum)
+
+        # Readiness fails at once (the health listener stays open while the API drains) ...
+        status, body = server.request("GET", f"{server.health}/health/ready")
+        assert (status, body["reason"]) == (503, "shutting down")
+        assert time.monotonic() - signalled < 1.0
+        assert server.request("GET", f"{server.health}/health/live")[0] == 200
+        # ... and the API refuses new connections.
+        deadline = time.monotonic() + 2
+        while not _refused(_port(server.api)):
+            assert time.monotonic() < deadline, "the API still accepts connections"
+            time.sleep(0.05)
+
+        for thread in threads:
+            thread.join(timeout=30)
+        assert answers == [200, 200, 200, 200]
+        assert server.process.wait(timeout=30) == 0
+        took = time.monotonic() - signalled
+        assert 1.5 < took < 10, f"exited {took:.1f}s after the signal"
+        assert _refused(_port(server.health))
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+    log = server.log()
+    assert "draining 4 request(s) in flight" in log
+    assert "slow storage closed" in log and "backends closed" in log
+    assert "shutdown timeout reached" not in log
+    assert "Traceback" not in log
+
+
+def test_the_shutdown_timeout_bounds_the_wait_for_requests(tmp_path: Path) -> None:
+    env = {**slow_plugin_env(tmp_path), "SPOKE_SHUTDOWN_TIMEOUT": "1s"}
+    server = start_server(tmp_path, env)
+    try:
+        assert (
+            server.request("POST", f"{server.api}/api/v1/modules", {"name": "slow-8000"})[0] == 201
+        )
+        answers, threads = _in_flight(server, ["/api/v1/modules/slow-8000"])
+        time.sleep(0.5)
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        took = time.monotonic() - signalled
+        assert took < 4, f"exited {took:.1f}s after the signal"
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(answers) == 1 and answers[0] != 200  # cut off, not answered
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+    assert "shutdown timeout reached with 1 request(s) in flight" in server.log()
 
 
 def test_logs_are_json_lines_on_stdout(spoke_server: RunningServer) -> None:

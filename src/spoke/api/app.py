@@ -47,6 +47,7 @@ from spoke.metrics import InstrumentedBackend, Metrics
 from spoke.plugins import PluginRegistry, create_plugin_registry
 from spoke.service import RegistryService
 from spoke.settings import Settings
+from spoke.tracing import SHUTDOWN_TIMEOUT as TRACE_FLUSH_TIMEOUT
 from spoke.tracing import Tracing, create_tracing
 
 __all__ = [
@@ -135,15 +136,20 @@ class Application:
     jobs: CompileJobs
     tracing: Tracing | None = None
 
-    def close(self) -> None:
+    def close(self, *, flush_timeout: float = TRACE_FLUSH_TIMEOUT) -> None:
         """Stop the compile workers, release the backends, then flush and stop the trace
-        exporter (last, so the spans of everything before are sent; bounded in time)."""
+        exporter (last, so the spans of everything before are sent) for at most
+        ``flush_timeout`` seconds."""
         try:
             self.jobs.close()
             self.backends.close()
+            log.info("backends closed")
         finally:
-            if self.tracing is not None and not self.tracing.shutdown():
-                log.warning("the trace exporter did not finish flushing in time")
+            if self.tracing is not None:
+                if self.tracing.shutdown(flush_timeout):
+                    log.info("trace exporter flushed and stopped")
+                else:
+                    log.warning("the trace exporter did not finish flushing in time")
 
 
 def create_app(
