@@ -125,3 +125,6 @@ def configure_logging(*, level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # While a collector is down the OTLP exporter warns before each retry, several lines a second;
+    # the error it logs when an export finally fails says the same once.
+    logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter").setLevel(logging.ERROR)
