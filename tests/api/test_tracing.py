@@ -236,16 +236,17 @@ def test_an_unreachable_collector_never_slows_or_fails_a_request() -> None:
     try:
         assert app.tracing is not None
         assert _push(client).status_code == 201
-        slowest = 0.0
+        durations: list[float] = []
         deadline = time.monotonic() + 3.0  # past the first export attempts and their retries
-        count = 0
-        while time.monotonic() < deadline or count < 200:
+        while time.monotonic() < deadline or len(durations) < 200:
             start = time.perf_counter()
             result = client.simulate_get(f"{API}/modules/acme/versions/1.0.0")
-            slowest = max(slowest, time.perf_counter() - start)
+            durations.append(time.perf_counter() - start)
             assert result.status_code == 200
-            count += 1
-        assert slowest < 0.25, f"slowest request took {slowest:.3f}s"
+        durations.sort()
+        # No request waited for an export (EXPORT_TIMEOUT is 3 s); typical ones stay fast.
+        assert durations[-1] < 1.0, f"slowest request took {durations[-1]:.3f}s"
+        assert durations[len(durations) // 2] < 0.02, f"median {durations[len(durations) // 2]}"
     finally:
         start = time.monotonic()
         app.close()

@@ -216,7 +216,8 @@ def test_a_dead_collector_never_slows_requests_or_the_shutdown(
             started = time.monotonic()
             assert server.request("GET", f"{api}/modules/demo")[0] == 200
             slowest = max(slowest, time.monotonic() - started)
-        assert slowest < 0.5, f"slowest request: {slowest:.3f}s"
+        # An export attempt against this collector takes up to 3 s; no request waits for one.
+        assert slowest < 1.0, f"slowest request: {slowest:.3f}s"
     finally:
         took = _stop(server)
         if hung:
