@@ -162,14 +162,33 @@ def test_the_shutdown_timeout_bounds_the_wait_for_requests(tmp_path: Path) -> No
 
 def test_logs_are_json_lines_on_stdout(spoke_server: RunningServer) -> None:
     import json
+    import urllib.request
 
+    request = urllib.request.Request(
+        f"{spoke_server.api}/api/v1/modules", headers={"X-Request-ID": "proc-1"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.headers["X-Request-ID"] == "proc-1"
     spoke_server.process.send_signal(signal.SIGTERM)
     spoke_server.process.wait(timeout=30)
     lines = [line for line in spoke_server.log().splitlines() if line.strip()]
     assert lines
-    for line in lines:
-        entry = json.loads(line)
+    entries = [json.loads(line) for line in lines]
+    for entry in entries:
         assert {"timestamp", "level", "logger", "message"} <= set(entry)
+    # Probes of the health listener (start_server polls /health/live) have no access lines.
+    (access,) = [e for e in entries if e["logger"] == "spoke.access"]
+    assert access["request_id"] == "proc-1"
+    assert (access["method"], access["route"], access["status"]) == ("GET", "/api/v1/modules", 200)
+    assert isinstance(access["duration_ms"], float)
+
+
+def test_the_log_level_is_honoured(tmp_path: Path) -> None:
+    server = start_server(tmp_path, {"SPOKE_LOG_LEVEL": "warning"})
+    assert server.request("GET", f"{server.api}/api/v1/modules")[0] == 200
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=30) == 0
+    assert server.log().strip() == ""  # no info line: no access line, no startup line
 
 
 def _run_serve(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
