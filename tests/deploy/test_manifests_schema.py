@@ -19,6 +19,7 @@ EXPECTED_FILES = {
     "spoke-hpa.yaml",
     "spoke-ingress.yaml",
     "spoke-migrate-job.yaml",
+    "spoke-restore-job.yaml",
     "spoke-backup-cronjob.yaml",
     "spoke-networkpolicy.yaml",
     "spoke-pdb.yaml",
