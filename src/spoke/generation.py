@@ -76,11 +76,12 @@ class Archive:
     filename: str
     cache_hit: bool
     artifact: Artifact = field(repr=False)
+    digest_header: str = field(init=False, repr=False)
 
-    @property
-    def digest_header(self) -> str:
-        """``Digest: sha-256=<base64>`` (RFC 3230)."""
-        return "sha-256=" + base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
+    def __post_init__(self) -> None:
+        # ``Digest: sha-256=<base64>`` (RFC 3230), computed once: answers are reused.
+        digest = "sha-256=" + base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
+        object.__setattr__(self, "digest_header", digest)
 
 
 class CodeGenerator:
@@ -193,7 +194,11 @@ class CodeGenerator:
 
     def _key(self, request: ArchiveRequest, version: Version, status: LanguageStatus) -> str:
         """The artifact key: a hash of everything that decides the archive's bytes."""
+        # Module and version are part of it because the README inside names them: two
+        # versions with the same schema get byte-identical code but their own archives.
         parts = {
+            "module": request.module,
+            "version": request.version,
             "fingerprint": version.fingerprint,
             "language": request.language,
             "grpc": request.grpc,
@@ -201,7 +206,7 @@ class CodeGenerator:
             "generator": status.generator,
             "generator_version": status.generator_version,
             "tools": dict(sorted(status.versions.items())),
-            "layout": 1,  # bump when the archive layout (README, paths) changes
+            "layout": 2,  # bump when the archive layout (README, paths) changes
         }
         if request.include_dependencies:
             parts["dependencies"] = sorted(str(d) for d in version.dependencies)

@@ -272,16 +272,32 @@ def test_same_bytes_after_a_restart_and_on_another_replica(tools: Path, tmp_path
     other.close()
 
 
-def test_a_missing_blob_is_generated_again(cg: SpokeClient, codegen_app: Application) -> None:
+def test_a_missing_blob_is_generated_again(
+    cg: SpokeClient, codegen_app: Application, tools: Path
+) -> None:
     first = _download(cg)
     digest = hashlib.sha256(first.content).hexdigest()
-    blobs = codegen_app.backends.blobs
-    blobs._blobs.pop(digest)  # type: ignore[attr-defined]  # the blob store lost it
-    codegen_app.generator._hot_bytes = type(codegen_app.generator._hot_bytes)(max_bytes=1 << 20)
-    again = _download(cg)
-    assert again.status_code == 200
-    assert again.content == first.content
-    assert again.headers["x-spoke-cache"] == "miss"
+    codegen_app.backends.blobs._blobs.pop(digest)  # type: ignore[attr-defined]  # lost
+    # A replica on the same backends: its index names the lost blob.
+    replica = _app(tools, backends=codegen_app.backends)
+    try:
+        again = _download(SpokeClient(replica.api))
+        assert again.status_code == 200
+        assert again.content == first.content
+        assert again.headers["x-spoke-cache"] == "miss"
+        assert codegen_app.backends.blobs.exists(digest=digest)
+    finally:
+        replica.jobs.close()
+
+
+def test_two_versions_with_one_schema_get_their_own_archives(cg: SpokeClient) -> None:
+    push_ok(cg, "payments", "1.0.1", PAYMENTS, deps=["common@1.0.0"])
+    first = _download(cg)
+    second = _download(cg, version="1.0.1")
+    assert second.headers["x-spoke-cache"] == "miss"
+    readme = zipfile.ZipFile(io.BytesIO(second.content)).read("README.md").decode()
+    assert "- version: 1.0.1" in readme
+    assert first.content != second.content
 
 
 # Refusals ----------------------------------------------------------------------------------
@@ -496,8 +512,12 @@ def test_without_an_artifact_index_the_cache_remembers_archives(
         push_ok(client, "common", "1.0.0", COMMON)
         first = client.simulate_get(f"{API}/modules/common/versions/1.0.0/download/python")
         assert first.headers["x-spoke-cache"] == "miss"
-        application.generator._hot_entries = type(application.generator._hot_entries)(max_items=8)
-        second = client.simulate_get(f"{API}/modules/common/versions/1.0.0/download/python")
+        # A replica on the same backends finds it through the shared cache.
+        replica = _app(tools, backends=application.backends)
+        second = SpokeClient(replica.api).simulate_get(
+            f"{API}/modules/common/versions/1.0.0/download/python"
+        )
+        replica.jobs.close()
         assert second.headers["x-spoke-cache"] == "hit"
         assert second.content == first.content
     finally:

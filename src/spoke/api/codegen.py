@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
@@ -10,7 +11,8 @@ import falcon
 from spoke.api.http import conditional_immutable, expect_fields, read_json
 from spoke.compile_jobs import CompileJobs
 from spoke.errors import InvalidRequest
-from spoke.generation import ArchiveRequest, CodeGenerator
+from spoke.generation import Archive, ArchiveRequest, CodeGenerator
+from spoke.lru import ObjectLRU
 
 __all__ = [
     "CompileJobResource",
@@ -22,6 +24,8 @@ __all__ = [
 ]
 
 NO_CACHE = ["no-cache"]
+PREPARED_ANSWERS = 256
+PREPARED_MAX_BYTES = 1024 * 1024
 MAX_OPTIONS = 16
 MAX_OPTION_LENGTH = 200
 
@@ -83,20 +87,31 @@ class DownloadResource:
 
     def __init__(self, generator: CodeGenerator) -> None:
         self.generator = generator
+        # Answers of exact versions, keyed by path and query: an archive never changes, so a
+        # repeated download skips parsing, validation and the lookups. Small archives only: a
+        # large body costs more to send than everything this skips.
+        self._answers: ObjectLRU[tuple[str, str, str, str], Archive] = ObjectLRU(
+            max_items=PREPARED_ANSWERS
+        )
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, name: str, version: str, language: str
     ) -> None:
-        archive = self.generator.archive(
-            ArchiveRequest(
-                module=name,
-                version=version,
-                language=language,
-                grpc=parse_flag(req, "grpc"),
-                include_dependencies=parse_flag(req, "include_dependencies"),
-                options=_options(req),
+        key = (name, version, language, req.query_string)
+        archive = self._answers.get(key) if version != "latest" else None
+        if archive is None:
+            archive = self.generator.archive(
+                ArchiveRequest(
+                    module=name,
+                    version=version,
+                    language=language,
+                    grpc=parse_flag(req, "grpc"),
+                    include_dependencies=parse_flag(req, "include_dependencies"),
+                    options=_options(req),
+                )
             )
-        )
+            if version != "latest" and len(archive.data) <= PREPARED_MAX_BYTES:
+                self._answers.put(key, dataclasses.replace(archive, cache_hit=True))
         resp.set_header("Digest", archive.digest_header)
         resp.set_header("X-Spoke-Cache", "hit" if archive.cache_hit else "miss")
         if version == "latest":
