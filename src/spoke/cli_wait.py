@@ -81,6 +81,8 @@ def _without_prefix(message: str, prefix: str) -> str:
 
 def _postgres_probe(url: str, *, migrated: bool) -> Probe:
     try:
+        from alembic.script import ScriptDirectory
+
         from spoke_plugins.postgres import migrate as migrations
         from spoke_plugins.postgres.engine import normalize_url, redact_url
     except ImportError as exc:
@@ -94,6 +96,10 @@ def _postgres_probe(url: str, *, migrated: bool) -> Probe:
     except ValueError as exc:
         _fail(f"configuration error: SPOKE_POSTGRES_URL: {exc}", EXIT_CONFIG)
     head = migrations.head_revision()
+    known = {
+        script.revision
+        for script in ScriptDirectory.from_config(migrations.alembic_config()).walk_revisions()
+    }
 
     def check(timeout: float) -> str:
         try:
@@ -101,6 +107,11 @@ def _postgres_probe(url: str, *, migrated: bool) -> Probe:
         except SpokeError as exc:  # BackendUnavailable: refused, timed out, authentication...
             raise NotReady(_without_prefix(exc.message, "postgres")) from None
         if migrated and current != head:
+            if current is not None and current not in known:
+                raise NotReady(
+                    f"database at revision {current}, which this Spoke does not know (it needs "
+                    f"{head}): a newer Spoke migrated it; deploy that release"
+                )
             raise NotReady(
                 f"migrations pending: database at revision {current or 'none'}, this Spoke "
                 f"needs {head}; run `spoke migrate` (the migrate Job)"

@@ -134,6 +134,24 @@ def test_migrated_returns_once_the_migration_lands_meanwhile(pg_fresh_database: 
     assert f"ready, schema at revision {head_revision()}" in out
 
 
+@pytest.mark.backend("postgres")
+def test_migrated_names_a_schema_newer_than_this_spoke(pg_database: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    from spoke_plugins.postgres.engine import normalize_url
+
+    engine = create_engine(normalize_url(pg_database.url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("UPDATE spoke_alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
+    result = _wait("--migrated", "--timeout", "0", SPOKE_POSTGRES_URL=pg_database.url)
+    assert result.returncode == 1
+    assert "database at revision 9999, which this Spoke does not know" in result.stderr
+    assert "a newer Spoke migrated it" in result.stderr
+
+
 @pytest.mark.backend("redis")
 def test_a_wrong_redis_password_is_reported_without_the_password(redis_url: str) -> None:
     result = _wait(
