@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hmac
-import logging
+import itertools
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Iterable
 from contextvars import Token
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ from typing import Any
 
 import falcon
 
-from spoke.logs import RequestLogContext, bind_request, unbind_request
+from spoke.logs import AccessLog, RequestLogContext, bind_request, unbind_request
 from spoke.metrics import Metrics
 from spoke.tracing import RequestSpan, Tracing, activate, deactivate
 
@@ -53,7 +53,11 @@ class RequestMiddleware:
 
     def __init__(self, *, tracing: Tracing | None = None) -> None:
         self._tracing = tracing
-        self._access = logging.getLogger("spoke.access")
+        self._access = AccessLog()
+        # Generated ids: a random prefix per application and a counter. Unique across
+        # processes and replicas without reading the system's randomness on every request.
+        self._id_prefix = secrets.token_hex(8)
+        self._id_counter = itertools.count(1)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
@@ -61,7 +65,7 @@ class RequestMiddleware:
         if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming):
             request_id = incoming
         else:
-            request_id = uuid.uuid4().hex
+            request_id = f"{self._id_prefix}{next(self._id_counter):016x}"
         span = tracing_token = None
         if self._tracing is not None:
             span = self._start_span(self._tracing, req, request_id)
@@ -92,7 +96,7 @@ class RequestMiddleware:
                     status=status,
                     attributes={"http.route": route},
                 )
-            if self._access.isEnabledFor(logging.INFO):
+            if self._access.enabled:
                 self._log_access(req.method, route, status, state)
         finally:
             if state.tracing_token is not None:
@@ -125,7 +129,7 @@ class RequestMiddleware:
         if state.span is not None:
             fields["trace_id"] = state.span.trace_id
             fields["span_id"] = state.span.span_id
-        self._access.info("%s %s %d", method, route, status, extra=fields)
+        self._access.write(f"{method} {route} {status}", fields)
 
 
 class AdminAuthMiddleware:
