@@ -25,6 +25,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from spoke.api.app import Application
+from spoke.logs import flush_logs
 from spoke.tracing import SHUTDOWN_TIMEOUT
 
 __all__ = ["MIN_FLUSH", "SpokeServer"]
@@ -150,3 +151,4 @@ class SpokeServer:
         remaining = (self._deadline or time.monotonic()) - time.monotonic()
         self.application.close(flush_timeout=min(SHUTDOWN_TIMEOUT, max(MIN_FLUSH, remaining)))
         log.info("stopped")
+        flush_logs()
