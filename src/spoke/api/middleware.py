@@ -1,4 +1,4 @@
-"""Request middleware: request ids, access logs and traces; the admin token; metrics."""
+"""Request middleware: request ids, access logs, traces and metrics; the admin token."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import secrets
 import time
 from collections.abc import Iterable
 from contextvars import Token
-from dataclasses import dataclass
 from typing import Any
 
 import falcon
@@ -18,7 +17,7 @@ from spoke.logs import AccessLog, RequestLogContext, bind_request, unbind_reques
 from spoke.metrics import Metrics
 from spoke.tracing import RequestSpan, Tracing, activate, deactivate
 
-__all__ = ["AdminAuthMiddleware", "MetricsMiddleware", "RequestMiddleware"]
+__all__ = ["AdminAuthMiddleware", "RequestMiddleware"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is a plain token: it ends up in every log line, so
@@ -31,13 +30,25 @@ def _status(resp: falcon.Response) -> int:
     return resp.status_code if isinstance(resp.status, str | int) else 500
 
 
-@dataclass(frozen=True, slots=True)
 class _RequestState:
-    request_id: str
-    started: float
-    log_token: Token[RequestLogContext | None]
-    span: RequestSpan | None = None
-    tracing_token: Token[Tracing | None] | None = None
+    """What the middleware keeps between the two halves of one request (a plain slotted class:
+    this is built on every request, and a frozen dataclass costs several times as much)."""
+
+    __slots__ = ("log_token", "request_id", "span", "started", "tracing_token")
+
+    def __init__(
+        self,
+        request_id: str,
+        started: float,
+        log_token: Token[RequestLogContext | None],
+        span: RequestSpan | None = None,
+        tracing_token: Token[Tracing | None] | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self.started = started
+        self.log_token = log_token
+        self.span = span
+        self.tracing_token = tracing_token
 
 
 class RequestMiddleware:
@@ -51,8 +62,9 @@ class RequestMiddleware:
     caller's trace when ``traceparent`` says so) named by method and route template.
     """
 
-    def __init__(self, *, tracing: Tracing | None = None) -> None:
+    def __init__(self, *, tracing: Tracing | None = None, metrics: Metrics | None = None) -> None:
         self._tracing = tracing
+        self._metrics = metrics
         self._access = AccessLog()
         # Generated ids: a random prefix per application and a counter. Unique across
         # processes and replicas without reading the system's randomness on every request.
@@ -89,6 +101,10 @@ class RequestMiddleware:
             resp.set_header(REQUEST_ID_HEADER, state.request_id)
             route = req.uri_template or "unmatched"
             status = _status(resp)
+            if self._metrics is not None:
+                self._metrics.observe_request(
+                    req.method, route, status, time.perf_counter() - state.started
+                )
             if state.span is not None and self._tracing is not None:
                 self._tracing.end_request(
                     state.span,
@@ -160,28 +176,3 @@ class AdminAuthMiddleware:
                 description="this operation needs Authorization: Bearer <admin token>",
                 challenges=['Bearer realm="spoke"'],
             )
-
-
-class MetricsMiddleware:
-    """Counts and times requests by method, route template and status.
-
-    The route label is the matched template (``/api/v1/modules/{name}``), or ``unmatched``: a
-    module name never becomes a label value, so the series count stays bounded.
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.started = time.perf_counter()
-
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
-    ) -> None:
-        started = getattr(req.context, "started", None)
-        if started is None:
-            return
-        route = req.uri_template or "unmatched"
-        self.metrics.observe_request(
-            req.method, route, _status(resp), time.perf_counter() - started
-        )
