@@ -43,7 +43,7 @@ MAX_FILE_BYTES = Settings().max_body_bytes
 # Both lists are spelled out for the help text (see above); a test keeps them equal to
 # spoke.compat's MODES and CATEGORIES.
 CHECK_MODES = ("NONE", "BACKWARD", "FORWARD", "FULL")
-RULE_CATEGORIES = ("FILE", "PACKAGE", "WIRE_JSON", "WIRE")
+RULE_CATEGORIES = ("FILE", "PACKAGE", "WIRE_JSON", "WIRE", "CSR")
 FORMATS = ("text", "json", "github")
 
 

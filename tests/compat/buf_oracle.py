@@ -81,5 +81,5 @@ def breaking(old: bytes, new: bytes, tmp: Path) -> set[tuple[str, str]]:
 
 
 CONFIG = json.dumps(
-    {"version": "v2", "breaking": {"use": ["FILE", "PACKAGE", "WIRE_JSON", "WIRE"]}}
+    {"version": "v2", "breaking": {"use": ["FILE", "PACKAGE", "WIRE_JSON", "WIRE", "CSR"]}}
 )

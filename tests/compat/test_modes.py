@@ -118,3 +118,10 @@ def test_full_reports_each_violation_once() -> None:
     rules = [v.rule for v in result.violations]
     assert rules.count("FIELD_SAME_TYPE") == 2  # one per direction: different messages
     assert len(set(result.violations)) == len(result.violations)
+
+
+def test_csr_flags_a_deleted_message_that_wire_json_allows() -> None:
+    two = _schema("1.0.0", "message M { int32 x = 1; }\nmessage N {}\n")
+    one = _schema("1.1.0", "message M { int32 x = 1; }\n")
+    assert compare(one, [two], rules="WIRE_JSON").compatible
+    assert _rules(compare(one, [two], rules="CSR")) == {("MESSAGE_NO_DELETE", "1.0.0")}

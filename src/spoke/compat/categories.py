@@ -118,5 +118,43 @@ RULES_BY_CATEGORY: dict[str, frozenset[str]] = {
         )
     ),
 }
+# Buf's category for Confluent Schema Registry compatibility: what a Kafka consumer decoding with
+# an older schema, in binary or JSON, depends on; moves between files and packages are fine.
+RULES_BY_CATEGORY["CSR"] = frozenset(
+    (
+        "ENUM_NO_DELETE",
+        "ENUM_SAME_JSON_FORMAT",
+        "ENUM_VALUE_NO_DELETE",
+        "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+        "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+        "ENUM_VALUE_SAME_NAME",
+        "EXTENSION_MESSAGE_NO_DELETE",
+        "FIELD_NO_DELETE",
+        "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+        "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+        "FIELD_SAME_DEFAULT",
+        "FIELD_SAME_JSON_NAME",
+        "FIELD_SAME_NAME",
+        "FIELD_SAME_ONEOF",
+        "FIELD_SAME_TYPE",
+        "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+        "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+        "FILE_NO_DELETE",
+        "FILE_SAME_PACKAGE",
+        "FILE_SAME_SYNTAX",
+        "MESSAGE_NO_DELETE",
+        "MESSAGE_NO_REMOVE_STANDARD_DESCRIPTOR_ACCESSOR",
+        "MESSAGE_SAME_JSON_FORMAT",
+        "MESSAGE_SAME_REQUIRED_FIELDS",
+        "ONEOF_NO_DELETE",
+        "RESERVED_ENUM_NO_DELETE",
+        "RESERVED_MESSAGE_NO_DELETE",
+        "RPC_SAME_CLIENT_STREAMING",
+        "RPC_SAME_IDEMPOTENCY_LEVEL",
+        "RPC_SAME_REQUEST_TYPE",
+        "RPC_SAME_RESPONSE_TYPE",
+        "RPC_SAME_SERVER_STREAMING",
+    )
+)
 CATEGORIES = tuple(RULES_BY_CATEGORY)
 ALL_RULES = frozenset().union(*RULES_BY_CATEGORY.values())
