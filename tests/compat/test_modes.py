@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from spoke.compat import MODES, Comparison, Schema, compare, versions_to_check
+from spoke.compat import CATEGORIES, MODES, Comparison, Schema, compare, versions_to_check
+from spoke.domain import COMPATIBILITY_MODES, COMPATIBILITY_RULES
 from spoke.protobuf import compile_files
 
 F = "a/v1/a.proto"
@@ -125,3 +126,9 @@ def test_csr_flags_a_deleted_message_that_wire_json_allows() -> None:
     one = _schema("1.1.0", "message M { int32 x = 1; }\n")
     assert compare(one, [two], rules="WIRE_JSON").compatible
     assert _rules(compare(one, [two], rules="CSR")) == {("MESSAGE_NO_DELETE", "1.0.0")}
+
+
+def test_categories_are_the_policy_values() -> None:
+    """The rule categories the checker knows are exactly those a module policy accepts."""
+    assert CATEGORIES == COMPATIBILITY_RULES
+    assert MODES == COMPATIBILITY_MODES

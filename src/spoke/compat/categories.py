@@ -6,27 +6,27 @@ and a category is a filter over the result.
 
 from __future__ import annotations
 
-_FILE_OPTION_RULES = tuple(
-    f"FILE_SAME_{name}"
-    for name in (
-        "CC_ENABLE_ARENAS",
-        "CC_GENERIC_SERVICES",
-        "CSHARP_NAMESPACE",
-        "GO_PACKAGE",
-        "JAVA_GENERIC_SERVICES",
-        "JAVA_MULTIPLE_FILES",
-        "JAVA_OUTER_CLASSNAME",
-        "JAVA_PACKAGE",
-        "OBJC_CLASS_PREFIX",
-        "OPTIMIZE_FOR",
-        "PHP_CLASS_PREFIX",
-        "PHP_METADATA_NAMESPACE",
-        "PHP_NAMESPACE",
-        "PY_GENERIC_SERVICES",
-        "RUBY_PACKAGE",
-        "SWIFT_PREFIX",
-    )
+# File options whose change breaks generated code (Buf's FILE_SAME_<OPTION> rules); the checker
+# and the diff both read this list.
+FILE_OPTIONS = (
+    "go_package",
+    "java_package",
+    "java_outer_classname",
+    "java_multiple_files",
+    "optimize_for",
+    "cc_generic_services",
+    "java_generic_services",
+    "py_generic_services",
+    "cc_enable_arenas",
+    "objc_class_prefix",
+    "csharp_namespace",
+    "swift_prefix",
+    "php_class_prefix",
+    "php_namespace",
+    "php_metadata_namespace",
+    "ruby_package",
 )
+_FILE_OPTION_RULES = tuple(f"FILE_SAME_{name.upper()}" for name in FILE_OPTIONS)
 
 # In every category: wire-level facts that no consumer can survive a change of.
 _WIRE = (

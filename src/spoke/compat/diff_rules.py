@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from spoke.compat.categories import FILE_OPTIONS
+
 _FIELD_DELETE = (
     "FIELD_NO_DELETE",
     "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
@@ -113,27 +115,7 @@ _JSON_FORMAT = (("MESSAGE_SAME_JSON_FORMAT", "message"), ("ENUM_SAME_JSON_FORMAT
 # on the element that declares it or on any element of that kind inside it.
 OPTION_RULES: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     {
-        **{
-            name: ((f"FILE_SAME_{name.upper()}", "file"),)
-            for name in (
-                "go_package",
-                "java_package",
-                "java_outer_classname",
-                "java_multiple_files",
-                "optimize_for",
-                "cc_generic_services",
-                "java_generic_services",
-                "py_generic_services",
-                "cc_enable_arenas",
-                "objc_class_prefix",
-                "csharp_namespace",
-                "swift_prefix",
-                "php_class_prefix",
-                "php_namespace",
-                "php_metadata_namespace",
-                "ruby_package",
-            )
-        },
+        **{name: ((f"FILE_SAME_{name.upper()}", "file"),) for name in FILE_OPTIONS},
         "java_string_check_utf8": (("FIELD_SAME_JAVA_UTF8_VALIDATION", "field"),),
         "no_standard_descriptor_accessor": (
             ("MESSAGE_NO_REMOVE_STANDARD_DESCRIPTOR_ACCESSOR", "message"),

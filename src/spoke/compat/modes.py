@@ -15,16 +15,9 @@ from dataclasses import dataclass
 
 from spoke.compat.checker import check
 from spoke.compat.model import Violation
+from spoke.domain import COMPATIBILITY_MODES
 
-MODES = (
-    "NONE",
-    "BACKWARD",
-    "FORWARD",
-    "FULL",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD_TRANSITIVE",
-    "FULL_TRANSITIVE",
-)
+MODES = COMPATIBILITY_MODES
 
 
 @dataclass(frozen=True)

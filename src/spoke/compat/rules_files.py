@@ -6,26 +6,8 @@ from collections.abc import Mapping
 
 from google.protobuf import descriptor_pb2 as d
 
+from spoke.compat.categories import FILE_OPTIONS
 from spoke.compat.model import Element, FileInfo, Index, Path, Report, syntax_of
-
-FILE_OPTIONS = (
-    "go_package",
-    "java_package",
-    "java_outer_classname",
-    "java_multiple_files",
-    "optimize_for",
-    "cc_generic_services",
-    "java_generic_services",
-    "py_generic_services",
-    "cc_enable_arenas",
-    "objc_class_prefix",
-    "csharp_namespace",
-    "swift_prefix",
-    "php_class_prefix",
-    "php_namespace",
-    "php_metadata_namespace",
-    "ruby_package",
-)
 
 
 def _option_text(options: d.FileOptions, field: str) -> str:
