@@ -56,10 +56,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_core import log, percentile, table
 from compat_pair import CHANGES, make_pair
-from google.protobuf import descriptor_pb2
 
 from spoke.compat import Schema, check, compare
 from spoke.protobuf import compile_files
+from spoke.testing.buf import buf_executable, buf_image, parse_findings
 
 BUF_CONFIG = '{"version":"v2","breaking":{"use":["FILE"]}}'
 BUF_YAML = "version: v2\nbreaking:\n  use:\n    - FILE\n"
@@ -76,7 +76,7 @@ LABELS = {
 
 
 def find_buf() -> str:
-    found = shutil.which("buf") or shutil.which("buf", path=os.path.dirname(sys.executable))
+    found = buf_executable()
     if found is None:
         sys.exit("bench_compat: buf is not installed (pip install buf-bin)")
     return found
@@ -92,40 +92,6 @@ def spoke_argv() -> list[str]:
 
 # --------------------------------------------------------------------------------------------
 # Inputs
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-# A buf image is a FileDescriptorSet whose import files carry buf's ImageFileExtension (field
-# 8042) with is_import (its field 1) set; --exclude-imports then leaves them out of the check.
-_IS_IMPORT = _varint((8042 << 3) | 2) + _varint(2) + b"\x08\x01"
-
-
-def buf_image(descriptor_set: bytes, targets: set[str]) -> bytes:
-    fds = descriptor_pb2.FileDescriptorSet()
-    fds.ParseFromString(descriptor_set)
-    out = bytearray()
-    for f in fds.file:
-        raw = f.SerializeToString() + (b"" if f.name in targets else _IS_IMPORT)
-        out += b"\x0a" + _varint(len(raw)) + raw
-    return bytes(out)
-
-
-def buf_findings(stdout: str, prefix: str = "") -> set[tuple[str, str]]:
-    """(rule, file) pairs of buf's JSON lines; ``prefix`` (a directory input) is taken off."""
-    found = set()
-    for line in stdout.splitlines():
-        if line.strip():
-            item = json.loads(line)
-            found.add((item["type"], item.get("path", "").removeprefix(prefix)))
-    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,9 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         count = agree(
             {
                 "spoke check() in process": ours,
-                "buf breaking on images": buf_findings(once(buf_images, BUF_BREAKING)),
+                "buf breaking on images": parse_findings(once(buf_images, BUF_BREAKING)),
                 "spoke check on directories": {(v["rule"], v["file"]) for v in spoke_json},
-                "buf breaking on directories": buf_findings(
+                "buf breaking on directories": parse_findings(
                     once(buf_dirs, BUF_BREAKING), prefix="new/"
                 ),
             }

@@ -3,41 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2
+from spoke.testing.buf import buf_executable, parse_findings
 
-# buf-bin installs `buf` beside the interpreter; the venv may not be on PATH.
-BUF = shutil.which("buf") or shutil.which("buf", path=os.path.dirname(sys.executable))
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        out.append(low | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-# buf's Image is a FileDescriptorSet whose files may carry an extension at field 8042
-# (ImageFileExtension, whose field 1 is is_import); with --exclude-imports buf then skips them.
-_IS_IMPORT = varint((8042 << 3) | 2) + varint(2) + b"\x08\x01"
-
-
-def image(data: bytes, targets: set[str]) -> bytes:
-    fds = descriptor_pb2.FileDescriptorSet()
-    fds.ParseFromString(data)
-    out = bytearray()
-    for f in fds.file:
-        raw = f.SerializeToString() + (b"" if f.name in targets else _IS_IMPORT)
-        out += b"\x0a" + varint(len(raw)) + raw
-    return bytes(out)
+BUF = buf_executable()
 
 
 def breaking(old: bytes, new: bytes, tmp: Path) -> set[tuple[str, str]]:
@@ -66,18 +37,7 @@ def breaking(old: bytes, new: bytes, tmp: Path) -> set[tuple[str, str]]:
         check=False,
     )
     assert proc.returncode in (0, 100), proc.stderr
-    found = set()
-    for line in proc.stdout.splitlines():
-        if line.strip():
-            item = json.loads(line)
-            path = item.get("path", "")
-            if not path and item["type"] == "FILE_NO_DELETE":
-                # buf gives a deleted file no path; its name is in the message.
-                match = re.search(r'file "([^"]+)"', item["message"])
-                assert match is not None
-                path = match.group(1)
-            found.add((item["type"], path))
-    return found
+    return parse_findings(proc.stdout)
 
 
 CONFIG = json.dumps(

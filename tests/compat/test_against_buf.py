@@ -12,8 +12,9 @@ import pytest
 
 from spoke.compat import CATEGORIES, IMPLEMENTED_RULES, RULES_BY_CATEGORY, check
 from spoke.protobuf import compile_files
+from spoke.testing.buf import buf_image as image
 
-from .buf_oracle import BUF, breaking, image
+from .buf_oracle import BUF, breaking
 from .cases import CASES as FILE_CASES
 from .cases import F
 from .cases_categories import CASES as CATEGORY_CASES
