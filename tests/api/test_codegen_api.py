@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import stat
 import subprocess
 import sys
 import threading
@@ -19,10 +18,11 @@ from typing import Any
 import pytest
 
 from spoke.api.app import Application, create_app
-from spoke.codegen import Generator, Language, LanguageRegistry, Output
+from spoke.codegen import LanguageRegistry
 from spoke.codegen.process import default_search_path
-from spoke.plugins import create_plugin_registry, hookimpl
+from spoke.plugins import create_plugin_registry
 from spoke.settings import load_settings
+from spoke.testing.languages import LanguagesPlugin, plugin_language, write_executable
 
 from .conftest import (
     API,
@@ -55,34 +55,7 @@ PAYMENTS = {
 
 
 def _script(directory: Path, name: str, body: str) -> None:
-    path = directory / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-
-
-def _plugin_language(language_id: str, executable: str) -> Language:
-    return Language(
-        id=language_id,
-        name=f"Test {language_id}",
-        file_extensions=(".txt",),
-        supports_grpc=False,
-        generators=(
-            Generator(
-                name=executable,
-                protoc="bundled",
-                outputs=(Output(language_id.replace("-", "_"), plugin=executable),),
-            ),
-        ),
-    )
-
-
-class _TestLanguages:
-    def __init__(self, *languages: Language) -> None:
-        self.languages = list(languages)
-
-    @hookimpl
-    def spoke_languages(self) -> list[Language]:
-        return self.languages
+    write_executable(directory / name, "#!/bin/sh\n" + body)
 
 
 @pytest.fixture
@@ -99,10 +72,10 @@ def tools(tmp_path: Path) -> Path:
 def _languages(tools: Path) -> LanguageRegistry:
     plugins = create_plugin_registry()
     plugins.register(
-        _TestLanguages(
-            _plugin_language("crash", "protoc-gen-crash"),
-            _plugin_language("sleepy", "protoc-gen-sleepy"),
-            _plugin_language("missing", "protoc-gen-not-installed-anywhere"),
+        LanguagesPlugin(
+            plugin_language("crash", "protoc-gen-crash"),
+            plugin_language("sleepy", "protoc-gen-sleepy"),
+            plugin_language("missing", "protoc-gen-not-installed-anywhere"),
         ),
         name="test-languages",
     )

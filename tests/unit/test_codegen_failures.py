@@ -8,7 +8,6 @@ protoc through a third-party language registered in the test, exactly as a real 
 from __future__ import annotations
 
 import os
-import stat
 import sys
 import time
 from pathlib import Path
@@ -17,15 +16,13 @@ import pytest
 
 from spoke.codegen import (
     GenerationFailed,
-    Generator,
-    Language,
     LanguageRegistry,
     LanguageStatus,
-    Output,
     generate,
 )
 from spoke.codegen.process import default_search_path
-from spoke.plugins import PluginRegistry, create_plugin_registry, hookimpl
+from spoke.plugins import PluginRegistry, create_plugin_registry
+from spoke.testing.languages import LanguagesPlugin, plugin_language, write_executable
 
 PROTO = 'syntax = "proto3";\npackage t.v1;\nmessage M { string s = 1; }\n'
 FILES = {"t/v1/m.proto": PROTO}
@@ -51,33 +48,6 @@ out.content = json.dumps(
 )
 sys.stdout.buffer.write(response.SerializeToString())
 """
-
-
-def write_executable(path: Path, text: str) -> Path:
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return path
-
-
-def plugin_language(language_id: str, options: tuple[str, ...] = ()) -> Language:
-    executable = f"protoc-gen-{language_id}"
-    return Language(
-        id=language_id,
-        name=language_id,
-        file_extensions=(".json",),
-        supports_grpc=False,
-        generators=(Generator(executable, "bundled", (Output(language_id, plugin=executable),)),),
-        options=options,
-    )
-
-
-class LanguagesPlugin:
-    def __init__(self, *languages: Language) -> None:
-        self.languages = list(languages)
-
-    @hookimpl
-    def spoke_languages(self) -> list[Language]:
-        return self.languages
 
 
 @pytest.fixture
