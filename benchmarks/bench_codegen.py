@@ -66,7 +66,6 @@ from bench_core import (
     SPOKE_THREADS,
     TARGET_PERCENT,
     LoadFn,
-    LoadResult,
     ServerProcess,
     free_port,
     generate_module,
@@ -76,6 +75,7 @@ from bench_core import (
     percentile,
     python_load,
     request,
+    run_rounds,
     running,
     spoke_command,
     spoke_env,
@@ -428,49 +428,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.files < 2:
         parser.error("--files must be at least 2")
     return args
-
-
-def run_rounds(
-    targets: dict[str, tuple[ServerProcess, int, str]],
-    load: LoadFn,
-    args: argparse.Namespace,
-    names: dict[str, str],
-    warnings: list[str],
-) -> list[LoadResult]:
-    """``args.rounds`` interleaved rounds of every target, with the server's CPU around each."""
-    runs: list[LoadResult] = []
-    for round_no in range(args.rounds):
-        for key, (server, target_port, url) in targets.items():
-            user_before, sys_before = server.cpu_split()
-            switches_before = server.context_switches()
-            data = load(target_port, url, args.connections, args.duration)
-            user_after, sys_after = server.cpu_split()
-            switches = server.context_switches() - switches_before
-            user, system = user_after - user_before, sys_after - sys_before
-            done = data["requests"]
-            per = 1 / done if done else float("nan")
-            result = LoadResult(
-                target=key,
-                round=round_no,
-                rps=done / data["duration_s"] if data["duration_s"] else 0.0,
-                server_cpu_s=user + system,
-                server_cpu_us_per_request=(user + system) * 1e6 * per,
-                server_user_us_per_request=user * 1e6 * per,
-                server_sys_us_per_request=system * 1e6 * per,
-                server_ctx_switches_per_request=switches * per,
-                **data,
-            )
-            runs.append(result)
-            log(
-                f"round {round_no + 1}/{args.rounds} {names[key]}: {result.rps:.0f} "
-                f"req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-            )
-            if result.errors or result.non_2xx:
-                warnings.append(
-                    f"round {round_no + 1} {key}: {result.errors} socket errors, "
-                    f"{result.non_2xx} non-2xx/3xx responses"
-                )
-    return runs
 
 
 def _push_all(port: int, files: int, planned: Sequence[PlannedVersion]) -> dict[str, str]:

@@ -873,6 +873,49 @@ def median_of(runs: list[LoadResult]) -> dict[str, Any]:
     return med
 
 
+def run_rounds(
+    targets: dict[str, tuple[ServerProcess, int, str]],
+    load: LoadFn,
+    args: argparse.Namespace,
+    names: dict[str, str],
+    warnings: list[str],
+) -> list[LoadResult]:
+    """``args.rounds`` interleaved rounds of every target, with the server's CPU around each."""
+    runs: list[LoadResult] = []
+    for round_no in range(args.rounds):
+        for key, (server, target_port, url) in targets.items():
+            user_before, sys_before = server.cpu_split()
+            switches_before = server.context_switches()
+            data = load(target_port, url, args.connections, args.duration)
+            user_after, sys_after = server.cpu_split()
+            switches = server.context_switches() - switches_before
+            user, system = user_after - user_before, sys_after - sys_before
+            done = data["requests"]
+            per = 1 / done if done else float("nan")
+            result = LoadResult(
+                target=key,
+                round=round_no,
+                rps=done / data["duration_s"] if data["duration_s"] else 0.0,
+                server_cpu_s=user + system,
+                server_cpu_us_per_request=(user + system) * 1e6 * per,
+                server_user_us_per_request=user * 1e6 * per,
+                server_sys_us_per_request=system * 1e6 * per,
+                server_ctx_switches_per_request=switches * per,
+                **data,
+            )
+            runs.append(result)
+            log(
+                f"round {round_no + 1}/{args.rounds} {names[key]}: {result.rps:.0f} "
+                f"req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+            )
+            if result.errors or result.non_2xx:
+                warnings.append(
+                    f"round {round_no + 1} {key}: {result.errors} socket errors, "
+                    f"{result.non_2xx} non-2xx/3xx responses"
+                )
+    return runs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     loadgen = args.loadgen
@@ -969,39 +1012,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         log(f"warm-up {LABELS[key]} ({args.warmup:g}s)")
                         load(target_port, path, args.connections, args.warmup)
 
-                runs: list[LoadResult] = []
-                for round_no in range(args.rounds):
-                    for key, (server, target_port, path) in targets.items():
-                        user_before, sys_before = server.cpu_split()
-                        switches_before = server.context_switches()
-                        data = load(target_port, path, args.connections, args.duration)
-                        user_after, sys_after = server.cpu_split()
-                        switches = server.context_switches() - switches_before
-                        user, system = user_after - user_before, sys_after - sys_before
-                        requests_done = data["requests"]
-                        per = 1 / requests_done if requests_done else float("nan")
-                        result = LoadResult(
-                            target=key,
-                            round=round_no,
-                            rps=requests_done / data["duration_s"] if data["duration_s"] else 0,
-                            server_cpu_s=user + system,
-                            server_cpu_us_per_request=(user + system) * 1e6 * per,
-                            server_user_us_per_request=user * 1e6 * per,
-                            server_sys_us_per_request=system * 1e6 * per,
-                            server_ctx_switches_per_request=switches * per,
-                            **data,
-                        )
-                        runs.append(result)
-                        log(
-                            f"round {round_no + 1}/{args.rounds} {LABELS[key]}: "
-                            f"{result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-                            f"p99 {result.p99_ms:.2f} ms"
-                        )
-                        if result.errors or result.non_2xx:
-                            warnings.append(
-                                f"round {round_no + 1} {key}: {result.errors} socket errors, "
-                                f"{result.non_2xx} non-2xx/3xx responses"
-                            )
+                runs = run_rounds(targets, load, args, LABELS, warnings)
                 rss = {"spoke": spoke.memory_kib()["VmHWM"], "bare": bare.memory_kib()["VmHWM"]}
     loadavg_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
