@@ -17,6 +17,7 @@ import pytest
 
 from spoke.errors import BackendUnavailable
 from spoke.testing.contract import make_artifact
+from spoke.testing.racing import race
 from spoke_plugins.fs_blob import STALE_TEMP_SECONDS, TEMP_PREFIX
 from spoke_plugins.fs_storage import FilesystemStorage
 
@@ -58,39 +59,12 @@ RACER = textwrap.dedent(
 )
 
 
-def _wait_for(paths: list[Path], racers: list[subprocess.Popen[str]]) -> None:
-    deadline = time.monotonic() + 60
-    while not all(p.exists() for p in paths):
-        assert all(r.poll() is None for r in racers), "a racer died"
-        assert time.monotonic() < deadline, "racers did not get ready"
-        time.sleep(0.001)
-
-
 @pytest.mark.slow
 def test_processes_racing_for_one_key_have_one_winner(tmp_path: Path) -> None:
     root = tmp_path / "data"
     signals = tmp_path / "signals"
-    signals.mkdir()
     storage = FilesystemStorage(root=root)
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(root), str(i), str(ROUNDS), str(signals)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(PROCESSES)
-    ]
-    try:
-        for r in range(ROUNDS):
-            _wait_for([signals / f"ready-{r}-{i}" for i in range(PROCESSES)], racers)
-            (signals / f"go-{r}").touch()
-        outputs = [racer.communicate(timeout=60)[0] for racer in racers]
-    finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.wait()
-    assert [racer.returncode for racer in racers] == [0] * PROCESSES
+    outputs = race(RACER, root=root, signals=signals, processes=PROCESSES, rounds=ROUNDS)
 
     answers: dict[int, list[dict[str, object]]] = {}
     for output in outputs:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from spoke.testing import make_module, make_version
+from spoke.testing.racing import race
 from spoke_plugins.filesystem import FilesystemStorage
 
 PROCESSES = 4
@@ -71,41 +69,14 @@ def _candidate(round_: int, index: int) -> dict[str, object]:
     return version.to_dict()
 
 
-def _wait_for(paths: list[Path], racers: list[subprocess.Popen[str]]) -> None:
-    deadline = time.monotonic() + 60
-    while not all(p.exists() for p in paths):
-        assert all(r.poll() is None for r in racers), "a racer died"
-        assert time.monotonic() < deadline, "racers did not get ready"
-        time.sleep(0.001)
-
-
 @pytest.mark.slow
 def test_processes_racing_to_create_the_same_module_and_version(tmp_path: Path) -> None:
     root = tmp_path / "data"
     signals = tmp_path / "signals"
-    signals.mkdir()
     storage = FilesystemStorage(root=root)
     storage.create_module(module=make_module("race.v"))
 
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(root), str(i), str(ROUNDS), str(signals)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(PROCESSES)
-    ]
-    try:
-        for r in range(ROUNDS):
-            _wait_for([signals / f"ready-{r}-{i}" for i in range(PROCESSES)], racers)
-            (signals / f"go-{r}").touch()
-        outputs = [racer.communicate(timeout=60)[0] for racer in racers]
-    finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.wait()
-    assert [racer.returncode for racer in racers] == [0] * PROCESSES
+    outputs = race(RACER, root=root, signals=signals, processes=PROCESSES, rounds=ROUNDS)
 
     outcomes: dict[tuple[int, str], dict[int, dict[str, object]]] = {}
     for index, output in enumerate(outputs):
