@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
+    "ECHO_LIMIT",
     "BackendUnavailable",
     "CodeGenerationFailed",
     "Conflict",
@@ -28,7 +29,18 @@ __all__ = [
     "UnsupportedMediaType",
     "VersionExists",
     "VersionNotFound",
+    "bounded",
 ]
+
+
+# How much of a client's value an error echoes: names and versions from a URL or a body can be
+# megabytes long, and an answer (or a log line) must not grow with them.
+ECHO_LIMIT = 256
+
+
+def bounded(value: str, limit: int = ECHO_LIMIT) -> str:
+    """``value``, cut to ``limit`` characters (with an ellipsis) for echoing in an error."""
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 class SpokeError(Exception):
@@ -74,6 +86,7 @@ class ModuleNotFound(NotFound):
     default_code = "module_not_found"
 
     def __init__(self, name: str) -> None:
+        name = bounded(name)
         super().__init__(f"module {name!r} not found", details={"module": name})
 
 
@@ -83,6 +96,7 @@ class VersionNotFound(NotFound):
     default_code = "version_not_found"
 
     def __init__(self, module: str, version: str) -> None:
+        module, version = bounded(module), bounded(version)
         super().__init__(
             f"version {version!r} of module {module!r} not found",
             details={"module": module, "version": version},
@@ -95,6 +109,7 @@ class FileNotFound(NotFound):
     default_code = "file_not_found"
 
     def __init__(self, module: str, version: str, path: str) -> None:
+        module, version, path = bounded(module), bounded(version), bounded(path, 1024)
         super().__init__(
             f"file {path!r} not found in {module}@{version}",
             details={"module": module, "version": version, "path": path},
@@ -108,7 +123,11 @@ class LanguageNotFound(NotFound):
     default_code = "language_not_found"
 
     def __init__(self, language: str) -> None:
-        super().__init__(f"language {language!r} not found", details={"language": language})
+        shown = bounded(language, 64)
+        super().__init__(
+            f"language {shown!r} not found; GET /api/v1/languages lists them",
+            details={"language": shown},
+        )
 
 
 class Conflict(SpokeError):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from spoke.domain import DependencyRef, ModuleName, VersionString
-from spoke.errors import Unprocessable
+from spoke.errors import Unprocessable, bounded
 from spoke.semver import SemVer, parse_semver
 
 __all__ = [
@@ -36,11 +36,12 @@ _PATH_CHARS = re.compile(r"[A-Za-z0-9._/+-]+", re.ASCII)
 def validate_module_name(name: object) -> ModuleName:
     """A module name: lowercase letter first, then up to 127 of ``a-z 0-9 . _ -``."""
     if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name):
+        shown = bounded(name) if isinstance(name, str) else name
         raise Unprocessable(
-            f"invalid module name {name!r}: use a lowercase letter followed by up to 127 "
+            f"invalid module name {shown!r}: use a lowercase letter followed by up to 127 "
             "lowercase letters, digits, '.', '_' or '-'",
             code="invalid_name",
-            details={"name": name if isinstance(name, str) else None},
+            details={"name": bounded(name) if isinstance(name, str) else None},
         )
     return ModuleName(name)
 
@@ -55,7 +56,7 @@ def validate_version(version: object) -> tuple[VersionString, SemVer]:
         parsed = parse_semver(version)
     except ValueError as exc:
         raise Unprocessable(
-            str(exc), code="invalid_version", details={"version": version}
+            bounded(str(exc)), code="invalid_version", details={"version": bounded(version)}
         ) from None
     return VersionString(str(parsed)), parsed
 

@@ -495,3 +495,33 @@ def test_without_an_artifact_index_the_cache_remembers_archives(
         assert second.content == first.content
     finally:
         application.close()
+
+
+@pytest.mark.parametrize(
+    "language", ["a" * 5000, "..%2F..%2Fetc", "py thon", "%00", "PYTHON", "python;rm"]
+)
+def test_hostile_language_ids_are_not_found(cg: SpokeClient, language: str) -> None:
+    result = cg.simulate_get(f"{API}/modules/payments/versions/1.0.0/download/{language}")
+    assert result.status_code == 404
+    assert result.json["code"] in ("language_not_found", "not_found")
+    assert len(result.text) < 2000  # the id is not echoed back whole
+
+
+def test_hostile_job_ids_are_not_found(cg: SpokeClient) -> None:
+    base = f"{API}/modules/payments/versions/1.0.0/compile"
+    for job_id in ("x" * 10_000, "%2e%2e", "0" * 31 + "g"):
+        result = cg.simulate_get(f"{base}/{job_id}")
+        assert_error(result, 404, "job_not_found")
+        assert len(result.text) < 1000
+
+
+def test_an_oversized_compile_body_is_refused(tools: Path) -> None:
+    application = _app(tools, SPOKE_MAX_BODY_BYTES="1KiB")
+    client = SpokeClient(application.api)
+    try:
+        push_ok(client, "common", "1.0.0", COMMON)
+        body = {"languages": ["python"] * 200}
+        result = client.simulate_post(f"{API}/modules/common/versions/1.0.0/compile", json=body)
+        assert_error(result, 413, "payload_too_large")
+    finally:
+        application.close()

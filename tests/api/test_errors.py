@@ -236,3 +236,18 @@ def test_the_client_refuses_a_body_that_leaks() -> None:
 
     with pytest.raises(AssertionError, match="leaks"):
         SpokeClient(leaky).simulate_get("/leak")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/modules/" + "a" * 5000,
+        "/modules/" + "a" * 5000 + "/versions/1.0.0",
+        "/modules/x/versions/" + "1" * 5000,
+        "/modules/x/versions/1.0.0/files/" + "a" * 5000 + ".proto",
+    ],
+)
+def test_errors_do_not_echo_huge_values(client: SpokeClient, path: str) -> None:
+    result = client.simulate_get(API + path)
+    assert result.status_code in (404, 422)
+    assert len(result.text) < 1500
