@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, Connection, Row, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -44,6 +44,7 @@ from spoke.interfaces import (
     check_artifact_key,
 )
 from spoke.settings import Settings, SettingsError
+from spoke_plugins.postgres.artifacts import delete_artifact_row, insert_artifact, read_artifact
 from spoke_plugins.postgres.engine import (
     NOT_A_SERVER_FAILURE,
     DbPool,
@@ -52,7 +53,7 @@ from spoke_plugins.postgres.engine import (
     translate_errors,
 )
 from spoke_plugins.postgres.migrate import require_current
-from spoke_plugins.postgres.schema import artifacts, dependencies, modules, versions
+from spoke_plugins.postgres.schema import dependencies, modules, versions
 
 __all__ = ["PostgresStorage", "engines_from_settings"]
 
@@ -60,9 +61,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FOREIGN_KEY_VIOLATION = "23503"
-# A put that finds the key taken reads the winner's entry; a delete between the two may remove
-# it, so the put starts over, this many times at most.
-_ARTIFACT_ATTEMPTS = 5
 
 
 def engines_from_settings(settings: Settings, *, replicas: bool = True) -> PostgresEngines:
@@ -135,22 +133,6 @@ def _version(row: Row[Any], deps: Sequence[DependencyRef]) -> Version:
         source_info=SourceInfo.from_dict(row.source_info) if row.source_info else None,
         sort_key=row.sort_key,
     )
-
-
-def _artifact(row: Row[Any]) -> Artifact:
-    return Artifact(
-        key=row.key,
-        digest=row.digest,
-        size=int(row.size),
-        media_type=row.media_type,
-        created_at=_utc(row.created_at),
-        metadata=dict(row.metadata),
-    )
-
-
-def _read_artifact(connection: Connection, key: str) -> Artifact | None:
-    row = connection.execute(select(artifacts).where(artifacts.c.key == key)).first()
-    return None if row is None else _artifact(row)
 
 
 def _dependencies_of(
@@ -432,54 +414,17 @@ class PostgresStorage:
         check_artifact_key(key)
         # A replica may lag behind a put that already returned: a miss is asked of the primary.
         return self._read(
-            lambda connection: _read_artifact(connection, key),
+            lambda connection: read_artifact(connection, key),
             incomplete=lambda found: found is None,
         )
 
     def put_artifact(self, *, artifact: Artifact) -> Artifact:
         stored = check_artifact(artifact)
-
-        insert = (
-            pg_insert(artifacts)
-            .values(
-                key=stored.key,
-                digest=stored.digest,
-                size=stored.size,
-                media_type=stored.media_type,
-                created_at=stored.created_at,
-                metadata=dict(stored.metadata),
-            )
-            .on_conflict_do_nothing(index_elements=[artifacts.c.key])
-            .returning(artifacts.c.key)
-        )
-
-        def work(connection: Connection) -> Artifact:
-            for _ in range(_ARTIFACT_ATTEMPTS):
-                inserted = connection.execute(insert).first()
-                connection.commit()
-                if inserted is not None:
-                    return stored
-                # Another writer won (ON CONFLICT waited for it to commit): return its entry.
-                winner = _read_artifact(connection, stored.key)
-                connection.commit()
-                if winner is not None:
-                    return winner
-                # The winner's entry was deleted (a repair) before it could be read: again.
-            raise BackendUnavailable(f"postgres: artifact {stored.key} keeps changing, try again")
-
-        return self._write(work)
+        return self._write(lambda connection: insert_artifact(connection, stored))
 
     def delete_artifact(self, *, key: str) -> bool:
         check_artifact_key(key)
-
-        def work(connection: Connection) -> bool:
-            deleted = connection.execute(
-                delete(artifacts).where(artifacts.c.key == key).returning(artifacts.c.key)
-            ).first()
-            connection.commit()
-            return deleted is not None
-
-        return self._write(work)
+        return self._write(lambda connection: delete_artifact_row(connection, key))
 
     # -- health, metrics, close ------------------------------------------------------------
 
