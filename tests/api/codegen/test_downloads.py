@@ -1,5 +1,5 @@
 """Code generation over HTTP: languages, downloads (stored, deterministic, importable), refusals,
-generator failures, single-flight, and compile jobs."""
+generator failures and single-flight."""
 
 from __future__ import annotations
 
@@ -11,20 +11,13 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from spoke.api.app import Application, create_app
-from spoke.codegen import LanguageRegistry
-from spoke.codegen.process import default_search_path
-from spoke.plugins import create_plugin_registry
-from spoke.settings import load_settings
-from spoke.testing.languages import LanguagesPlugin, plugin_language, write_executable
+from spoke.api.app import Application
 
-from .conftest import (
+from ..conftest import (
     API,
     IMMUTABLE,
     SpokeClient,
@@ -32,86 +25,9 @@ from .conftest import (
     filesystem_backends,
     memory_backends,
     metric_value,
-    proto,
     push_ok,
 )
-
-COMMON = {
-    "common/v1/money.proto": proto(
-        "common.v1",
-        'import "google/protobuf/timestamp.proto";\n'
-        "message Money {\n  string currency = 1;\n  int64 units = 2;\n"
-        "  google.protobuf.Timestamp at = 3;\n}\n",
-    )
-}
-PAYMENTS = {
-    "payments/v1/payment.proto": proto(
-        "payments.v1",
-        'import "common/v1/money.proto";\n'
-        "message Payment {\n  string id = 1;\n  common.v1.Money amount = 2;\n}\n"
-        "service Payments {\n  rpc Get(Payment) returns (Payment);\n}\n",
-    )
-}
-
-
-def _script(directory: Path, name: str, body: str) -> None:
-    write_executable(directory / name, "#!/bin/sh\n" + body)
-
-
-@pytest.fixture
-def tools(tmp_path: Path) -> Path:
-    """Generator executables of the test languages: one crashes, one hangs."""
-    directory = tmp_path / "bin"
-    directory.mkdir()
-    version = 'if [ "$1" = "--version" ]; then echo "$0 1.0.0"; exit 0; fi\n'
-    _script(directory, "protoc-gen-crash", version + 'echo "crash: out of cheese" >&2\nexit 3\n')
-    _script(directory, "protoc-gen-sleepy", version + "sleep 60\n")
-    return directory
-
-
-def _languages(tools: Path) -> LanguageRegistry:
-    plugins = create_plugin_registry()
-    plugins.register(
-        LanguagesPlugin(
-            plugin_language("crash", "protoc-gen-crash"),
-            plugin_language("sleepy", "protoc-gen-sleepy"),
-            plugin_language("missing", "protoc-gen-not-installed-anywhere"),
-        ),
-        name="test-languages",
-    )
-    return LanguageRegistry.load(plugins, search_path=f"{tools}:{default_search_path()}")
-
-
-def _app(tools: Path, backends: Any = None, **environ: str) -> Application:
-    settings = load_settings({"SPOKE_COMPILE_TIMEOUT": "3s", **environ})
-    return create_app(settings, backends=backends or memory_backends(), languages=_languages(tools))
-
-
-@pytest.fixture
-def codegen_app(tools: Path) -> Iterator[Application]:
-    application = _app(tools)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def cg(codegen_app: Application) -> SpokeClient:
-    client = SpokeClient(codegen_app.api)
-    push_ok(client, "common", "1.0.0", COMMON)
-    push_ok(client, "payments", "1.0.0", PAYMENTS, deps=["common@1.0.0"])
-    return client
-
-
-def _download(
-    client: SpokeClient, query: str = "", *, version: str = "1.0.0", lang: str = "python"
-) -> Any:
-    path = f"{API}/modules/payments/versions/{version}/download/{lang}"
-    return client.simulate_get(path, query_string=query)
-
-
-def _names(data: bytes) -> list[str]:
-    return zipfile.ZipFile(io.BytesIO(data)).namelist()
-
+from .conftest import COMMON, PAYMENTS, _app, _download, _names
 
 # Languages ---------------------------------------------------------------------------------
 
@@ -371,105 +287,6 @@ def test_concurrent_requests_generate_once(cg: SpokeClient, codegen_app: Applica
     after = metric_value(health, 'spoke_compilation_total{language="pyi",status="ok"}')
     assert after - before == 1
     assert metric_value(health, 'spoke_codegen_artifacts_total{result="miss"}') >= 1
-
-
-# Compile jobs ------------------------------------------------------------------------------
-
-
-def _wait(client: SpokeClient, location: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = client.simulate_get(location).json
-        if job["status"] in ("completed", "failed"):
-            return job  # type: ignore[no-any-return]
-        time.sleep(0.05)
-    raise AssertionError("the job did not finish")
-
-
-def test_compile_job_runs_and_points_at_downloads(cg: SpokeClient) -> None:
-    path = f"{API}/modules/payments/versions/latest/compile"
-    started = cg.simulate_post(path, json={"languages": ["python", "pyi", "python"]})
-    assert started.status_code == 202, started.text
-    job = started.json
-    assert job["version"] == "1.0.0" and job["status"] in ("pending", "running", "completed")
-    assert [r["language"] for r in job["results"]] == ["python", "pyi"]
-    location = started.headers["location"]
-    assert location.endswith(job["job_id"])
-    done = _wait(cg, f"{API}/modules/payments/versions/1.0.0/compile/{job['job_id']}")
-    assert done["status"] == "completed"
-    for result in done["results"]:
-        assert result["status"] == "completed" and result["duration_ms"] >= 0
-        fetched = cg.simulate_get(result["download_url"])
-        assert fetched.status_code == 200
-        assert hashlib.sha256(fetched.content).hexdigest() == result["sha256"]
-        assert fetched.headers["x-spoke-cache"] == "hit"
-
-
-def test_compile_job_with_a_failing_language(cg: SpokeClient) -> None:
-    started = cg.simulate_post(
-        f"{API}/modules/payments/versions/1.0.0/compile",
-        json={"languages": ["python", "crash"], "include_grpc": False},
-    )
-    done = _wait(cg, started.headers["location"])
-    assert done["status"] == "failed"
-    by_language = {r["language"]: r for r in done["results"]}
-    assert by_language["python"]["status"] == "completed"
-    assert by_language["crash"]["status"] == "failed"
-    assert by_language["crash"]["error"]["code"] == "compilation_failed"
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "code"),
-    [
-        ({}, 400, "invalid_request"),
-        ({"languages": "python"}, 400, "invalid_request"),
-        ({"languages": []}, 400, "invalid_request"),
-        ({"languages": [1]}, 400, "invalid_request"),
-        ({"languages": ["python"], "include_grpc": "yes"}, 400, "invalid_request"),
-        ({"languages": ["python"], "extra": 1}, 400, "invalid_request"),
-        ({"languages": ["cobol"]}, 404, "language_not_found"),
-        ({"languages": ["missing"]}, 422, "language_disabled"),
-        ({"languages": ["pyi"], "include_grpc": True}, 422, "invalid_options"),
-        ({"languages": ["python"] * 40 + [f"l{i}" for i in range(40)]}, 400, "invalid_request"),
-    ],
-)
-def test_compile_refusals(cg: SpokeClient, body: dict[str, Any], status: int, code: str) -> None:
-    result = cg.simulate_post(f"{API}/modules/payments/versions/1.0.0/compile", json=body)
-    assert_error(result, status, code)
-
-
-def test_unknown_and_foreign_jobs(cg: SpokeClient) -> None:
-    base = f"{API}/modules/payments/versions/1.0.0/compile"
-    assert_error(cg.simulate_get(f"{base}/{'0' * 32}"), 404, "job_not_found")
-    assert_error(cg.simulate_get(f"{base}/not-a-job"), 404, "job_not_found")
-    started = cg.simulate_post(base, json={"languages": ["python"]})
-    job_id = started.json["job_id"]
-    other = f"{API}/modules/common/versions/1.0.0/compile/{job_id}"
-    assert_error(cg.simulate_get(other), 404, "job_not_found")
-    _wait(cg, f"{base}/{job_id}")
-
-
-def test_a_full_queue_is_refused_with_503(tools: Path) -> None:
-    application = _app(
-        tools, SPOKE_COMPILE_WORKERS="1", SPOKE_COMPILE_QUEUE="1", SPOKE_COMPILE_TIMEOUT="2s"
-    )
-    client = SpokeClient(application.api)
-    push_ok(client, "common", "1.0.0", COMMON)
-    base = f"{API}/modules/common/versions/1.0.0/compile"
-    try:
-        first = client.simulate_post(base, json={"languages": ["sleepy"]})
-        assert first.status_code == 202
-        deadline = time.monotonic() + 30
-        while client.simulate_get(first.headers["location"]).json["status"] == "pending":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        second = client.simulate_post(base, json={"languages": ["sleepy"]})
-        assert second.status_code == 202  # waits for the one worker
-        third = client.simulate_post(base, json={"languages": ["python"]})
-        assert_error(third, 503, "compile_queue_full")
-        _wait(client, second.headers["location"])
-    finally:
-        application.close()
 
 
 def test_without_an_artifact_index_the_cache_remembers_archives(
