@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import signal
 import sys
-from types import FrameType
 
 import falcon
-from waitress.server import create_server
+from bare_falcon_app import serve_bare
 
 MAX_SIZE = 64 * 1024 * 1024
 
@@ -60,26 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
-    server = create_server(
-        create_blob_app(),
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
-        ident="bare",
-        clear_untrusted_proxy_headers=True,
-    )
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        server.close()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.run()
-    finally:
-        server.task_dispatcher.shutdown(timeout=1)
-    return 0
+    return serve_bare(create_blob_app(), host=args.host, port=args.port, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -75,12 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = create_bare_app(constant_json(args.body_size))
+    return serve_bare(app, host=args.host, port=args.port, threads=args.threads)
+
+
+def serve_bare(app: object, *, host: str, port: int, threads: int) -> int:
+    """Serve ``app`` with waitress until SIGTERM or SIGINT."""
     # Same keyword arguments as SpokeServer's API listener (apart from the ident).
     server = create_server(
         app,
-        host=args.host,
-        port=args.port,
-        threads=args.threads,
+        host=host,
+        port=port,
+        threads=threads,
         ident="bare",
         clear_untrusted_proxy_headers=True,
     )
