@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from worker_pool import close_shared_work
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES_DIR = ROOT / ".services"
@@ -97,3 +100,9 @@ def redis_sentinel_url() -> str:
 def s3_endpoint() -> str:
     """HTTP endpoint of the S3-compatible server (moto in server mode)."""
     return require_service("SPOKE_TEST_S3_ENDPOINT", default_port=80)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_shared_work() -> Iterator[None]:
+    yield
+    close_shared_work()

@@ -22,7 +22,7 @@ from typing import Any
 
 from spoke.cache import SafeCache
 from spoke.domain import format_timestamp, utc_now
-from spoke.errors import BackendUnavailable, InvalidRequest, NotFound, SpokeError
+from spoke.errors import BackendUnavailable, InvalidRequest, NotFound, Overloaded, SpokeError
 from spoke.generation import ArchiveRequest, CodeGenerator
 from spoke.lru import ObjectLRU
 from spoke.metrics import Metrics
@@ -32,6 +32,8 @@ __all__ = ["MAX_LANGUAGES", "CompileJobs", "JobNotFound"]
 log = logging.getLogger(__name__)
 
 MAX_LANGUAGES = 32
+# Seconds a client refused for a full queue is told to wait: about one archive's generation.
+_RETRY_AFTER = 5
 _LOCAL_JOBS = 1000
 
 
@@ -91,10 +93,11 @@ class CompileJobs:
         with self._lock:
             if self._waiting >= self.queue:
                 self.metrics.compile_jobs.labels("rejected").inc()
-                raise BackendUnavailable(
+                raise Overloaded(
                     f"{self._waiting} compile jobs are waiting already; retry later",
                     code="compile_queue_full",
                     details={"queue": self.queue},
+                    retry_after=_RETRY_AFTER,
                 )
             self._waiting += 1
         now = format_timestamp(utc_now())

@@ -20,9 +20,11 @@ __all__ = [
     "IncompatibleSchema",
     "InvalidRequest",
     "LanguageNotFound",
+    "LimitExceeded",
     "ModuleExists",
     "ModuleNotFound",
     "NotFound",
+    "Overloaded",
     "PayloadTooLarge",
     "SpokeError",
     "Unprocessable",
@@ -188,6 +190,33 @@ class BackendUnavailable(SpokeError):
 
     status = 503
     default_code = "backend_unavailable"
+
+
+class Overloaded(BackendUnavailable):
+    """Too much work is waiting already; the client should retry after ``retry_after`` seconds
+    (503 with ``Retry-After``)."""
+
+    default_code = "server_busy"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retry_after = max(1, int(retry_after))
+
+
+class LimitExceeded(Unprocessable):
+    """Handling the request's input would take more time or memory than a request may use
+    (422 ``limit_exceeded``): the same input fails the same way, so it is not worth a retry.
+
+    ``details`` names the ``limit`` (``time`` or ``memory``) and its value."""
+
+    default_code = "limit_exceeded"
 
 
 class CodeGenerationFailed(SpokeError):

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from spoke.compat import Comparison, Schema, Violation, compare, versions_to_check
-from spoke.compat.diff import Change, diff
+from spoke.compat import Comparison, Schema, versions_to_check
+from spoke.compat.diff import Change
 from spoke.domain import (
     COMPATIBILITY_MODES,
     COMPATIBILITY_RULES,
@@ -29,6 +29,7 @@ from spoke.interfaces import Storage
 from spoke.metrics import Metrics
 from spoke.protobuf import CompileResult
 from spoke.semver import parse_semver
+from spoke.workers import SchemaWork
 
 __all__ = ["CANDIDATE_LABEL", "DiffResult", "SchemaEvolution", "check_policy", "resolve_policy"]
 
@@ -111,12 +112,14 @@ class SchemaEvolution:
         get_version: _GetVersion,
         descriptor_set: Callable[[Version], bytes],
         compile_files: Callable[[Mapping[str, str], Sequence[DependencyRef]], CompileResult],
+        work: SchemaWork,
     ) -> None:
         self._storage = storage
         self._metrics = metrics
         self._get_version = get_version
         self._descriptor_set = descriptor_set
         self._compile = compile_files
+        self._work = work
 
     # Pushes --------------------------------------------------------------------------------
 
@@ -222,13 +225,10 @@ class SchemaEvolution:
         old = self._schema(self._get_version(module=module, version=from_version))
         new = self._schema(self._get_version(module=module, version=to_version))
         base = policy.mode.removesuffix("_TRANSITIVE")
-        violations: Sequence[Violation] = ()
-        if base != "NONE":
-            violations = compare(new, [old], mode=base, rules=policy.rules).violations
         return DiffResult(
             from_version=VersionString(old.label),
             to_version=VersionString(new.label),
-            changes=tuple(diff(old, new, violations=violations)),
+            changes=self._work.diff(old, new, mode=base, rules=policy.rules),
         )
 
     # Internals -----------------------------------------------------------------------------
@@ -242,9 +242,8 @@ class SchemaEvolution:
         """Compare, reading only the descriptor sets of the versions the mode looks at."""
         start = time.perf_counter()
         try:
-            if policy.mode == "NONE":
-                comparison = Comparison(policy.mode, policy.rules, (), ())
-            else:
+            chosen: list[Schema] = []
+            if policy.mode != "NONE":
                 history = earlier()
                 by_label: dict[str, Version] = {v.version: v for v in history}
                 stand_ins = [
@@ -252,12 +251,16 @@ class SchemaEvolution:
                     for v in history
                 ]
                 chosen = versions_to_check(policy.mode, stand_ins)
-                comparison = compare(
+            if chosen:
+                comparison = self._work.compare(
                     candidate(),
                     [self._schema(by_label[s.label]) for s in chosen],
                     mode=policy.mode,
                     rules=policy.rules,
                 )
+            else:
+                # Nothing to compare with (NONE, or no earlier version): no worker needed.
+                comparison = Comparison(policy.mode, policy.rules, (), ())
         finally:
             self._metrics.compatibility_duration.observe(time.perf_counter() - start)
         result = "compatible" if comparison.compatible else "incompatible"

@@ -69,16 +69,16 @@ class _RegistryCollector(Collector):
         return iter(())
 
 
-class _QueueDepthCollector(Collector):
-    def __init__(self, depth: Callable[[], int]) -> None:
-        self._depth = depth
+class _GaugeCollector(Collector):
+    """A gauge whose value is read from a callable at scrape time."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._read = read
 
     def collect(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "spoke_http_queue_depth",
-            "API requests accepted and waiting for a free worker thread (SPOKE_THREADS).",
-            self._depth(),
-        )
+        yield GaugeMetricFamily(self._name, self._documentation, self._read())
 
     def describe(self) -> Iterator[Metric]:
         return iter(())
@@ -94,6 +94,13 @@ class Metrics:
             "spoke_http_requests_total",
             "HTTP requests answered by the API listener.",
             ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_rejected = Counter(
+            "spoke_http_rejected_requests_total",
+            "Requests refused by the HTTP server before reaching the API (malformed, body or "
+            "headers too large), by status.",
+            ["status"],
             registry=self.registry,
         )
         self.http_duration = Histogram(
@@ -181,7 +188,47 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.worker_tasks = Counter(
+            "spoke_worker_tasks_total",
+            "Compiles, compatibility checks and diffs run in worker processes, by task and "
+            "outcome (ok, error, time, memory, output_limit, busy: refused with 503).",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.worker_task_duration = Histogram(
+            "spoke_worker_task_duration_seconds",
+            "Time a request spent on a worker task, waiting for a worker included.",
+            ["task"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.worker_restarts_total = Counter(
+            "spoke_worker_restarts_total",
+            "Worker processes replaced, by reason (timeout, memory, output_limit, crashed, "
+            "recycled: it kept too much memory after a task).",
+            ["reason"],
+            registry=self.registry,
+        )
+
     _request_children: dict[tuple[str, str, int], tuple[Any, Any]]
+
+    def observe_worker_task(self, task: str, outcome: str, seconds: float) -> None:
+        """Record one task of the worker pool."""
+        self.worker_tasks.labels(task, outcome).inc()
+        self.worker_task_duration.labels(task).observe(seconds)
+
+    def count_worker_restart(self, reason: str) -> None:
+        """Record one worker process replaced."""
+        self.worker_restarts_total.labels(reason).inc()
+
+    def track_workers(self, *, busy: Callable[[], int], waiting: Callable[[], int]) -> None:
+        """Export ``spoke_worker_busy`` and ``spoke_worker_queue_depth``."""
+        self.track_gauge("spoke_worker_busy", "Worker processes running a task.", busy)
+        self.track_gauge(
+            "spoke_worker_queue_depth",
+            "Requests waiting for a free worker process (at most SPOKE_WORKER_QUEUE).",
+            waiting,
+        )
 
     def track_registry(self, stats: Callable[[], RegistryStats]) -> None:
         """Export module and version counts taken from ``stats`` at scrape time."""
@@ -189,7 +236,23 @@ class Metrics:
 
     def track_queue_depth(self, depth: Callable[[], int]) -> None:
         """Export ``spoke_http_queue_depth``: requests waiting for a free worker thread."""
-        self.registry.register(_QueueDepthCollector(depth))
+        self.track_gauge(
+            "spoke_http_queue_depth",
+            "API requests accepted and waiting for a free worker thread (SPOKE_THREADS).",
+            depth,
+        )
+
+    def track_connections(self, count: Callable[[], int]) -> None:
+        """Export ``spoke_http_connections``: open connections of the API listener."""
+        self.track_gauge(
+            "spoke_http_connections",
+            "Connections open on the API listener (at most SPOKE_CONNECTION_LIMIT are served).",
+            count,
+        )
+
+    def track_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Export a gauge whose value ``read`` returns at scrape time."""
+        self.registry.register(_GaugeCollector(name, documentation, read))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered API request."""

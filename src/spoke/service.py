@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,16 +31,22 @@ from spoke.domain import (
 from spoke.errors import (
     BackendUnavailable,
     FileNotFound,
+    LimitExceeded,
+    Overloaded,
     Unprocessable,
     VersionExists,
     VersionNotFound,
+    bounded,
 )
 from spoke.evolution import SchemaEvolution
 from spoke.interfaces import BlobStore, Storage, VersionAlreadyStored
 from spoke.lru import ObjectLRU
 from spoke.metrics import Metrics
-from spoke.protobuf import CompilationFailed, CompileResult, compile_files, well_known_paths
+from spoke.protobuf import CompilationFailed, CompileResult, well_known_paths
+from spoke.protobuf.diagnostics import Diagnostics
+from spoke.tracing import child_span
 from spoke.validation import find_path_clash, validate_module_name, validate_version
+from spoke.workers import InProcessWork, SchemaWork
 
 __all__ = ["FileContent", "PushRequest", "PushResult", "RegistryService", "ValidationResult"]
 
@@ -78,8 +84,11 @@ class ValidationResult:
     """The outcome of compiling files without storing them."""
 
     valid: bool
-    errors: tuple[dict[str, object], ...]
-    warnings: tuple[dict[str, object], ...]
+    diagnostics: Diagnostics
+
+    def to_dict(self) -> dict[str, object]:
+        """``valid`` and the diagnostics (errors, warnings, how many more, truncated)."""
+        return {"valid": self.valid, **self.diagnostics.to_dict()}
 
 
 def _sha256(data: bytes) -> str:
@@ -111,12 +120,15 @@ class RegistryService:
         cache: SafeCache,
         metrics: Metrics,
         clock: Callable[[], datetime] = utc_now,
+        work: SchemaWork | None = None,
     ) -> None:
         self.storage = storage
         self.blobs = blobs
         self.cache = cache
         self.metrics = metrics
         self.clock = clock
+        # Compiles, checks and diffs: in worker processes in a server, in process otherwise.
+        self.work: SchemaWork = work if work is not None else InProcessWork()
         self.dependencies = DependencyResolver(storage=storage, get_version=self.get_version)
         self.evolution = SchemaEvolution(
             storage=storage,
@@ -124,6 +136,7 @@ class RegistryService:
             get_version=self.get_version,
             descriptor_set=self.descriptor_set,
             compile_files=self._compile_with_dependencies,
+            work=self.work,
         )
         self._well_known = well_known_paths()
         self._hot_versions: ObjectLRU[tuple[str, str], _IndexedVersion] = ObjectLRU(
@@ -317,25 +330,29 @@ class RegistryService:
         """Compile ``files`` with ``dependencies`` without storing anything.
 
         Raises only for requests that cannot be checked at all (a dependency that does not exist,
-        conflicting dependencies); compile errors are part of the result.
+        conflicting dependencies, a path that shadows another, a limit exceeded); compile errors
+        are part of the result.
         """
         try:
-            compiled = self._compile_with_dependencies(files, dependencies)
-        except Unprocessable as exc:
-            if exc.code not in ("invalid_schema", "unresolved_import"):
-                raise
-            return ValidationResult(
-                valid=False,
-                errors=tuple(exc.details.get("errors", ())),
-                warnings=tuple(exc.details.get("warnings", ())),
-            )
-        return ValidationResult(
-            valid=True, errors=(), warnings=tuple(w.to_dict() for w in compiled.warnings)
-        )
+            compiled = self._compile(files, dependencies)
+        except CompilationFailed as failed:
+            return ValidationResult(valid=False, diagnostics=failed.diagnostics)
+        return ValidationResult(valid=True, diagnostics=compiled.diagnostics)
 
     def _compile_with_dependencies(
         self, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
     ) -> CompileResult:
+        """Compile for a push or a check: compile errors are a 422 (``Unprocessable``)."""
+        try:
+            return self._compile(files, dependencies)
+        except CompilationFailed as failed:
+            raise _compilation_error(failed) from None
+
+    def _compile(
+        self, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
+    ) -> CompileResult:
+        """Compile with the files of ``dependencies`` importable. Raises ``CompilationFailed``,
+        ``Unprocessable`` for paths that shadow others, and the limits of :attr:`work`."""
         for path in files:
             if path in self._well_known:
                 raise Unprocessable(
@@ -364,46 +381,48 @@ class RegistryService:
             path: self.read_blob(ref.sha256).decode("utf-8") for path, (ref, _) in provided.items()
         }
         start = time.perf_counter()
+        outcome = "ok"
+        # A span of the request being traced, if any (a no-op otherwise).
         try:
-            result = compile_files(files=files, include_files=include)
-        except CompilationFailed as failed:
-            self.metrics.compilations.labels("failed").inc()
-            raise _compilation_error(failed) from None
+            with child_span(
+                "protoc.compile", {"protoc.files": len(files), "protoc.imports": len(include)}
+            ):
+                return self.work.compile(files, include)
+        except CompilationFailed:
+            outcome = "failed"
+            raise
+        except LimitExceeded:
+            outcome = "limit_exceeded"
+            raise
+        except Overloaded:
+            outcome = "refused"
+            raise
         finally:
+            self.metrics.compilations.labels(outcome).inc()
             self.metrics.compile_duration.observe(time.perf_counter() - start)
-        self.metrics.compilations.labels("ok").inc()
-        return result
 
 
 def _compilation_error(failed: CompilationFailed) -> Unprocessable:
-    details: dict[str, object] = {
-        "errors": [e.to_dict() for e in failed.errors],
-        "warnings": [w.to_dict() for w in failed.warnings],
-    }
+    details: dict[str, object] = failed.diagnostics.to_dict()
     if failed.unresolved_imports:
         first = failed.unresolved_imports[0]
         details["unresolved_imports"] = [
             {"file": u.file, "import": u.import_path} for u in failed.unresolved_imports
         ]
         return Unprocessable(
-            f"import {first.import_path!r} in {first.file!r} is not provided by this version, "
-            "its dependencies or the well-known types",
+            f"import {bounded(first.import_path)!r} in {bounded(first.file)!r} is not provided by "
+            "this version, its dependencies or the well-known types",
             code="unresolved_import",
             details=details,
         )
-    return Unprocessable(_summary(failed.errors), code="invalid_schema", details=details)
+    return Unprocessable(_summary(failed.diagnostics), code="invalid_schema", details=details)
 
 
-def _summary(errors: Iterable[object]) -> str:
-    listed = list(errors)
-    if not listed:
+def _summary(diagnostics: Diagnostics) -> str:
+    if not diagnostics.errors:
         return "the files do not compile"
-    first = listed[0]
-    where = ":".join(
-        str(part)
-        for part in (getattr(first, "file", None), getattr(first, "line", None))
-        if part is not None
-    )
-    message = getattr(first, "message", "")
-    more = f" (and {len(listed) - 1} more)" if len(listed) > 1 else ""
-    return f"the files do not compile: {where + ': ' if where else ''}{message}{more}"
+    first = diagnostics.errors[0]
+    where = ":".join(str(part) for part in (first.file, first.line) if part is not None)
+    more = diagnostics.error_count - 1
+    shown = f" (and {more}{'+' if diagnostics.truncated else ''} more)" if more > 0 else ""
+    return f"the files do not compile: {where + ': ' if where else ''}{first.message}{shown}"

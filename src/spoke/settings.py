@@ -44,6 +44,10 @@ __all__ = [
 ]
 
 
+# Below this, a worker process could not even import protoc and the checker.
+MIN_WORKER_MEMORY = 128 * 1024 * 1024
+
+
 class SettingsError(ValueError):
     """A ``SPOKE_*`` variable holds a value Spoke cannot use. The message names the variable."""
 
@@ -64,6 +68,8 @@ class Settings:
     port: int = 8080
     health_port: int = 9090
     threads: int = 8
+    connection_limit: int = 100
+    idle_timeout: float = 60.0
     shutdown_timeout: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
     storage_type: str = "filesystem"
@@ -95,6 +101,10 @@ class Settings:
     redis_db: int | None = None
     redis_l1_ttl: float | None = None
     redis_timeout: float = 0.25
+    worker_processes: int = 2
+    worker_queue: int = 16
+    worker_timeout: float = 30.0
+    worker_memory: int = 1024 * 1024 * 1024
     compile_timeout: float = 60.0
     compile_workers: int = 2
     compile_queue: int = 100
@@ -115,6 +125,12 @@ class Settings:
                 f"must differ from SPOKE_PORT (both are {self.port})",
             )
 
+        if 0 < self.worker_memory < MIN_WORKER_MEMORY:
+            raise SettingsError(
+                "SPOKE_WORKER_MEMORY",
+                f"must be 0 (no limit) or at least {MIN_WORKER_MEMORY // (1024 * 1024)}MiB: a "
+                "worker needs about 40 MiB before it compiles anything",
+            )
         if self.postgres_min_conns > self.postgres_max_conns:
             raise SettingsError(
                 "SPOKE_POSTGRES_MIN_CONNS",

@@ -76,6 +76,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Worker threads of the API listener (waitress).",
     ),
     SettingSpec(
+        "SPOKE_CONNECTION_LIMIT",
+        "connection_limit",
+        _positive_int(1, 100000),
+        "100",
+        "Open connections the API listener serves at once; past it, new connections wait in the "
+        "kernel's queue until one closes. The health listener has its own limit.",
+    ),
+    SettingSpec(
+        "SPOKE_IDLE_TIMEOUT",
+        "idle_timeout",
+        _positive_duration,
+        "60s",
+        "An API connection with no activity for this long is closed (a client that opens "
+        "connections and sends nothing cannot hold them for longer).",
+    ),
+    SettingSpec(
         "SPOKE_SHUTDOWN_TIMEOUT",
         "shutdown_timeout",
         parse_duration,
@@ -294,6 +310,41 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _positive_duration,
         "250ms",
         "Connect and read timeout of every Redis call.",
+    ),
+    SettingSpec(
+        "SPOKE_WORKER_PROCESSES",
+        "worker_processes",
+        _positive_int(0, 64),
+        "2",
+        "Worker processes that compile pushed and validated files and run compatibility checks "
+        "and diffs, away from the threads serving requests. `0` runs that work in the server "
+        "process itself, where a large schema stalls every request: for debugging only.",
+    ),
+    SettingSpec(
+        "SPOKE_WORKER_QUEUE",
+        "worker_queue",
+        _positive_int(0, 100000),
+        "16",
+        "Requests that may wait for a free worker process; more are refused at once with 503 "
+        "`server_busy` and `Retry-After`.",
+    ),
+    SettingSpec(
+        "SPOKE_WORKER_TIMEOUT",
+        "worker_timeout",
+        _positive_duration,
+        "30s",
+        "Longest a compile, check or diff may run in a worker (past it the worker is killed and "
+        "the request answers 422 `limit_exceeded`), and longest a request waits for a worker "
+        "(past it, 503 `server_busy`).",
+    ),
+    SettingSpec(
+        "SPOKE_WORKER_MEMORY",
+        "worker_memory",
+        parse_size,
+        "1GiB",
+        "Address-space limit of each worker process; a schema that needs more answers 422 "
+        "`limit_exceeded`. Size the container for SPOKE_WORKER_PROCESSES times this, plus the "
+        "server's own memory. `0`: no limit.",
     ),
     SettingSpec(
         "SPOKE_COMPILE_TIMEOUT",

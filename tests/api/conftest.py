@@ -28,6 +28,7 @@ import spoke
 from spoke.api.app import Application, Backends, create_app
 from spoke.settings import load_settings
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
+from worker_pool import shared_work
 
 API = "/api/v1"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -99,7 +100,11 @@ def make_app(
     environ: Mapping[str, str] | None = None, backends: Backends | None = None
 ) -> Application:
     """An application on ``backends`` (default: memory) with settings from ``environ``."""
-    return create_app(load_settings(dict(environ or {})), backends=backends or memory_backends())
+    return create_app(
+        load_settings(dict(environ or {})),
+        backends=backends or memory_backends(),
+        work=shared_work(),
+    )
 
 
 @pytest.fixture(autouse=True)

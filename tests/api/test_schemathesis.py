@@ -28,6 +28,7 @@ from werkzeug.test import Client
 from spoke.api.app import Application, Backends, create_app
 from spoke.settings import load_settings
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
+from worker_pool import shared_work
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 ERROR_KEYS = {"error", "code", "details"}
@@ -76,7 +77,7 @@ def _seeded_app() -> Iterator[Application]:
     backends = Backends(
         storage=MemoryStorage(), blobs=MemoryBlobStore(), cache=LRUCache(max_bytes=1 << 22)
     )
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     _seed(app)
     yield app
     app.close()
@@ -211,7 +212,9 @@ def test_an_oversized_body_is_413_as_documented() -> None:
     backends = Backends(
         storage=MemoryStorage(), blobs=MemoryBlobStore(), cache=LRUCache(max_bytes=1 << 20)
     )
-    app = create_app(load_settings({"SPOKE_MAX_BODY_BYTES": "1KiB"}), backends=backends)
+    app = create_app(
+        load_settings({"SPOKE_MAX_BODY_BYTES": "1KiB"}), backends=backends, work=shared_work()
+    )
     try:
         response = _send(app.api, "POST", "/api/v1/validate", json={"content": "x" * 2000})
         assert response.status_code == 413 and response.json["details"] == {"max_bytes": 1024}
@@ -254,7 +257,7 @@ def test_readiness_without_a_required_backend_is_503_as_documented() -> None:
     backends = Backends(
         storage=MemoryStorage(), blobs=BrokenBlobs(), cache=LRUCache(max_bytes=1 << 20)
     )
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     try:
         response = _send(app.health, "GET", "/health/ready")
         assert response.status_code == 503 and response.json["status"] == "unavailable"

@@ -23,6 +23,7 @@ from spoke.api.app import Application, create_app
 from spoke.cache import SafeCache, TracedSafeCache
 from spoke.settings import SettingsError, load_settings
 from spoke.tracing import Tracing, child_span, create_tracing
+from worker_pool import shared_work
 
 from .conftest import API, SpokeClient, file_list, make_app, memory_backends, simple_files
 
@@ -40,7 +41,9 @@ def _tracing(ratio: float = 1.0) -> tuple[Tracing, InMemorySpanExporter]:
 class Traced:
     def __init__(self, ratio: float = 1.0) -> None:
         tracing, self.exporter = _tracing(ratio)
-        self.app = create_app(load_settings({}), backends=memory_backends(), tracing=tracing)
+        self.app = create_app(
+            load_settings({}), backends=memory_backends(), tracing=tracing, work=shared_work()
+        )
         self.client = SpokeClient(self.app.api)
 
     def spans(self) -> list[ReadableSpan]:
@@ -90,7 +93,12 @@ def test_a_5xx_marks_the_server_span_as_an_error() -> None:
         def list_modules(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("broken")
 
-    app = create_app(load_settings({}), backends=memory_backends(storage=Broken()), tracing=tracing)
+    app = create_app(
+        load_settings({}),
+        backends=memory_backends(storage=Broken()),
+        tracing=tracing,
+        work=shared_work(),
+    )
     try:
         assert SpokeClient(app.api).simulate_get(f"{API}/modules").status_code == 500
     finally:

@@ -29,7 +29,14 @@ USES_COMMON = proto("acme.v1", message("A", "common.v1.Money m"), imports=["comm
 def validate(client: SpokeClient, **body: object) -> dict[str, object]:
     result = client.simulate_post(URL, json=body)
     assert result.status_code == 200, result.text
-    assert set(result.json) == {"valid", "errors", "warnings"}
+    assert set(result.json) == {
+        "valid",
+        "errors",
+        "warnings",
+        "errors_omitted",
+        "warnings_omitted",
+        "truncated",
+    }
     return result.json  # type: ignore[no-any-return]
 
 

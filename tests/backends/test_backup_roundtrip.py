@@ -33,6 +33,7 @@ from spoke.testing.registry import (
     manifest_of,
 )
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
+from worker_pool import shared_work
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -73,7 +74,7 @@ def _plugins() -> PluginRegistry:
 
 def _app(environ: dict[str, str]) -> Application:
     settings = load_settings({"SPOKE_CACHE_TYPE": "none", **environ})
-    return create_app(settings, backends=build_backends(settings, _plugins()))
+    return create_app(settings, backends=build_backends(settings, _plugins()), work=shared_work())
 
 
 @pytest.fixture
@@ -352,6 +353,7 @@ def test_s3_down_fails_backup_and_restore_cleanly_and_both_recover(tmp_path: Pat
         app = create_app(
             load_settings({}),
             backends=Backends(MemoryStorage(), store, LRUCache(max_bytes=1 << 20)),
+            work=shared_work(),
         )
         build_registry(app)
         good = archive_of(app.backends.storage, store)

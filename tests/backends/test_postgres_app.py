@@ -18,6 +18,7 @@ from spoke.settings import load_settings
 from spoke.testing.contract import make_module
 from spoke_plugins.postgres.engine import PostgresEngines
 from spoke_plugins.postgres.storage import PostgresStorage
+from worker_pool import shared_work
 
 pytestmark = [pytest.mark.backend("postgres"), pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def _app(database: Any, *, replicas: bool) -> Application:
         environ["SPOKE_POSTGRES_REPLICA_URLS"] = _with_password(database.replica_url)
     plugins = create_plugin_registry()
     plugins.register(spoke_plugins.postgres, name="postgres-under-test")
-    return create_app(load_settings(environ), plugins=plugins)
+    return create_app(load_settings(environ), plugins=plugins, work=shared_work())
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from spoke_plugins.postgres.blob import PostgresBlobStore
 from spoke_plugins.postgres.engine import PostgresEngines, normalize_url
 from spoke_plugins.postgres.migrate import current_revision, head_revision, pending, upgrade
 from spoke_plugins.postgres.storage import PostgresStorage
+from worker_pool import shared_work
 
 pytestmark = [pytest.mark.backend("postgres"), pytest.mark.slow]
 
@@ -116,9 +117,9 @@ def test_create_app_refuses_a_behind_schema_and_starts_after_migrate(
     plugins = create_plugin_registry()
     plugins.register(spoke_plugins.postgres, name="postgres-under-test")
     with pytest.raises(BackendUnavailable, match="run `spoke migrate`"):
-        create_app(settings, plugins=plugins)
+        create_app(settings, plugins=plugins, work=shared_work())
     upgrade(pg_fresh_database.url)
-    application = create_app(settings, plugins=plugins)
+    application = create_app(settings, plugins=plugins, work=shared_work())
     application.close()
 
 

@@ -20,6 +20,7 @@ from spoke_plugins import memory, redis_cache
 from spoke_plugins.memory import MemoryBlobStore, MemoryStorage
 from spoke_plugins.redis_cache import RedisCache
 from spoke_plugins.redis_url import parse_redis_url
+from worker_pool import shared_work
 
 pytestmark = pytest.mark.backend("redis")
 
@@ -97,7 +98,7 @@ def read_everything(client: falcon.testing.TestClient, pushed: dict[str, Any]) -
 def application(redis_flushed: str) -> Iterator[Application]:
     cache = RedisCache(parse_redis_url(redis_flushed), l1_max_bytes=1 << 24)
     backends = Backends(MemoryStorage(), MemoryBlobStore(), cache, "memory", "memory", "redis")
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     yield app
     app.close()
 
@@ -149,7 +150,7 @@ def test_the_app_starts_with_redis_down_and_readiness_is_degraded() -> None:
     )
     backends = build_backends(settings, registry)
     assert backends.cache_name == "redis"
-    app = create_app(settings, backends=backends)
+    app = create_app(settings, backends=backends, work=shared_work())
     try:
         client = falcon.testing.TestClient(app.api)
         push(client, "common", "1.0.0", COMMON, [])

@@ -17,6 +17,7 @@ from spoke.api.app import Application, Backends, create_app
 from spoke.settings import load_settings
 from spoke_plugins.memory import MemoryStorage, NullCache
 from spoke_plugins.s3_blob import S3BlobStore
+from worker_pool import shared_work
 
 pytestmark = [pytest.mark.backend("s3"), pytest.mark.slow]
 
@@ -36,7 +37,7 @@ def s3_app(s3_store_factory: Callable[..., S3BlobStore]) -> Iterator[Application
         blob_name="s3",
         cache_name="none",
     )
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     yield app
     app.close()
 

@@ -20,6 +20,7 @@ from falcon import testing
 
 from spoke.api.app import create_app
 from spoke.settings import SETTINGS, load_settings, parse_duration, parse_size
+from worker_pool import shared_work
 
 MANIFESTS = load_manifests()
 DEPLOYMENT = one(MANIFESTS, "Deployment", "spoke-server")
@@ -31,7 +32,7 @@ DEFAULTS = {spec.env: spec.default for spec in SETTINGS}
 @pytest.fixture(scope="module")
 def health_client() -> Iterator[testing.TestClient]:
     """The real health listener's app (memory backends), as the kubelet and Prometheus see it."""
-    application = create_app(load_settings({"SPOKE_STORAGE_TYPE": "memory"}))
+    application = create_app(load_settings({"SPOKE_STORAGE_TYPE": "memory"}), work=shared_work())
     try:
         yield testing.TestClient(application.health)
     finally:

@@ -38,6 +38,7 @@ from spoke.testing.registry import (
 )
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
+from worker_pool import shared_work
 
 # ---------------------------------------------------------------------------------------------
 # Building registries
@@ -45,14 +46,14 @@ from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
 
 def memory_app() -> Application:
     backends = Backends(MemoryStorage(), MemoryBlobStore(), LRUCache(max_bytes=1 << 20))
-    return create_app(load_settings({}), backends=backends)
+    return create_app(load_settings({}), backends=backends, work=shared_work())
 
 
 def filesystem_app(root: Path) -> Application:
     backends = Backends(
         FilesystemStorage(root=root), FilesystemBlobStore(root=root), LRUCache(max_bytes=1 << 20)
     )
-    return create_app(load_settings({}), backends=backends)
+    return create_app(load_settings({}), backends=backends, work=shared_work())
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from spoke.service import PushRequest
 from spoke.settings import load_settings
 from spoke_plugins.filesystem import FilesystemBlobStore, FilesystemStorage
 from spoke_plugins.memory import LRUCache
+from worker_pool import shared_work
 
 
 @click.group()
@@ -47,7 +48,7 @@ def populate(root: Path) -> None:
     backends = Backends(
         FilesystemStorage(root=root), FilesystemBlobStore(root=root), LRUCache(max_bytes=1 << 20)
     )
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     policy = CompatibilityPolicy()
     app.service.create_module(name="acme.common", description="c", compatibility=policy)
     app.service.create_module(name="acme.app", description="a", compatibility=policy)
@@ -200,7 +201,7 @@ def test_restore_refuses_a_conflicting_version_and_writes_nothing(
     target = tmp_path / "target"
     storage = FilesystemStorage(root=target)
     backends = Backends(storage, FilesystemBlobStore(root=target), LRUCache(max_bytes=1 << 20))
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     app.service.create_module(
         name="acme.common", description="x", compatibility=CompatibilityPolicy()
     )

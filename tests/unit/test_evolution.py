@@ -13,6 +13,7 @@ from spoke.evolution import check_policy, resolve_policy
 from spoke.service import PushRequest
 from spoke.settings import load_settings
 from spoke_plugins.memory import MemoryBlobStore, MemoryStorage, NullCache
+from worker_pool import shared_work
 
 PATH = "acme/v1/api.proto"
 
@@ -38,7 +39,7 @@ class CountingBlobStore(MemoryBlobStore):
 def app() -> Iterator[Application]:
     # No cache: every blob the service needs is read from the blob store, where it is counted.
     backends = Backends(storage=MemoryStorage(), blobs=CountingBlobStore(), cache=NullCache())
-    application = create_app(load_settings({}), backends=backends)
+    application = create_app(load_settings({}), backends=backends, work=shared_work())
     yield application
     application.close()
 

@@ -22,6 +22,7 @@ from spoke.plugins import ENTRY_POINT_GROUP, UnknownBackend, create_plugin_regis
 from spoke.settings import load_settings
 from spoke.testing.contract import StorageContract
 from spoke_plugins.memory import MemoryBlobStore
+from worker_pool import shared_work
 
 DISTRIBUTION = "spoke-plugin-example"
 _INSTALL_HINT = (
@@ -68,7 +69,7 @@ def sqlite_settings(root: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def sqlite_app(tmp_path: Path) -> Iterator[Application]:
-    application = create_app(load_settings(sqlite_settings(tmp_path)))
+    application = create_app(load_settings(sqlite_settings(tmp_path)), work=shared_work())
     yield application
     application.close()
 
@@ -173,11 +174,11 @@ def test_readiness_probes_the_sqlite_storage(sqlite_app: Application) -> None:
 
 def test_data_persists_across_two_apps_on_one_file(tmp_path: Path) -> None:
     environ = sqlite_settings(tmp_path, SPOKE_BLOB_TYPE="filesystem")
-    first = create_app(load_settings(environ))
+    first = create_app(load_settings(environ), work=shared_work())
     push_invoice(falcon.testing.TestClient(first.api))
     first.close()
 
-    second = create_app(load_settings(environ))
+    second = create_app(load_settings(environ), work=shared_work())
     try:
         client = falcon.testing.TestClient(second.api)
         assert read_invoice(client) == PROTO

@@ -29,6 +29,7 @@ from spoke.validation import (
     validate_path,
 )
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
+from worker_pool import shared_work
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "openapi.yaml"
@@ -59,7 +60,7 @@ def application() -> Iterator[Any]:
     backends = Backends(
         storage=MemoryStorage(), blobs=MemoryBlobStore(), cache=LRUCache(max_bytes=1 << 20)
     )
-    app = create_app(load_settings({}), backends=backends)
+    app = create_app(load_settings({}), backends=backends, work=shared_work())
     yield app
     app.close()
 

@@ -12,6 +12,7 @@ from spoke.api.app import Backends, create_app
 from spoke.interfaces import HealthReport
 from spoke.settings import load_settings
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
+from worker_pool import shared_work
 
 
 class PoolGauge(Collector):
@@ -39,6 +40,7 @@ def _app(storage: MemoryStorage) -> tuple[testing.TestClient, testing.TestClient
     app = create_app(
         load_settings({}),
         backends=Backends(storage, MemoryBlobStore(), LRUCache(max_bytes=1024)),
+        work=shared_work(),
     )
     return testing.TestClient(app.api), testing.TestClient(app.health)
 

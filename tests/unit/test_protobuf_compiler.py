@@ -21,8 +21,9 @@ from spoke.protobuf import (
     fingerprint_descriptor_set,
     well_known_paths,
 )
-from spoke.protobuf.compiler import MAX_NESTING, _well_known_root
+from spoke.protobuf.compiler import _well_known_root
 from spoke.protobuf.diagnostics import parse_protoc_output
+from spoke.protobuf.screening import MAX_NESTING
 
 PROTO3_HEADER = 'syntax = "proto3";\n'
 

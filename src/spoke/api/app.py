@@ -49,6 +49,7 @@ from spoke.service import RegistryService
 from spoke.settings import Settings
 from spoke.tracing import SHUTDOWN_TIMEOUT as TRACE_FLUSH_TIMEOUT
 from spoke.tracing import Tracing, create_tracing
+from spoke.workers import InProcessWork, PooledWork, SchemaWork, WorkerPool
 
 __all__ = [
     "ADMIN_OPERATIONS",
@@ -57,6 +58,7 @@ __all__ = [
     "Backends",
     "build_backends",
     "create_app",
+    "create_work",
 ]
 
 API_PREFIX = "/api/v1"
@@ -68,6 +70,8 @@ ADMIN_OPERATIONS = (
     ("POST", f"{API_PREFIX}/modules/{{name}}/versions"),
 )
 log = logging.getLogger(__name__)
+# Workers are replaced when they keep more than this (or a quarter of their limit) after a task.
+RECYCLE_FLOOR = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +138,18 @@ class Application:
     backends: Backends
     generator: CodeGenerator
     jobs: CompileJobs
+    work: SchemaWork
     tracing: Tracing | None = None
+    owns_work: bool = True
 
     def close(self, *, flush_timeout: float = TRACE_FLUSH_TIMEOUT) -> None:
-        """Stop the compile workers, release the backends, then flush and stop the trace
-        exporter (last, so the spans of everything before are sent) for at most
+        """Stop the compile jobs and the worker processes, release the backends, then flush and
+        stop the trace exporter (last, so the spans of everything before are sent) for at most
         ``flush_timeout`` seconds."""
         try:
             self.jobs.close()
+            if self.owns_work:
+                self.work.close()
             self.backends.close()
             log.info("backends closed")
         finally:
@@ -159,6 +167,7 @@ def create_app(
     backends: Backends | None = None,
     languages: LanguageRegistry | None = None,
     tracing: Tracing | None = None,
+    work: SchemaWork | None = None,
 ) -> Application:
     """Build a ready-to-serve application.
 
@@ -166,7 +175,9 @@ def create_app(
     otherwise the plugins (by default every installed one) provide what the settings name.
     ``languages`` overrides the code generators the plugins contribute. ``tracing`` overrides
     the tracing the settings select (tests hand in one that exports to memory); the application
-    owns it either way and shuts it down on :meth:`Application.close`.
+    owns it either way and shuts it down on :meth:`Application.close`. ``work`` overrides where
+    compiles, checks and diffs run (tests share one pool of worker processes between many
+    applications); the application closes only the work it created itself.
     """
     # First: a missing otel extra must stop startup before any backend connects.
     if tracing is None:
@@ -198,7 +209,10 @@ def create_app(
             backends.cache, name=backends.cache_name, metrics=metrics, tracing=tracing
         )
     )
-    service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics)
+    owns_work = work is None
+    if work is None:
+        work = create_work(settings, metrics)
+    service = RegistryService(storage=storage, blobs=blobs, cache=cache, metrics=metrics, work=work)
     generator = CodeGenerator(
         service=service, languages=languages, metrics=metrics, timeout=settings.compile_timeout
     )
@@ -243,8 +257,31 @@ def create_app(
         backends=backends,
         generator=generator,
         jobs=jobs,
+        work=work,
         tracing=tracing,
+        owns_work=owns_work,
     )
+
+
+def create_work(settings: Settings, metrics: Metrics) -> SchemaWork:
+    """Where compiles, checks and diffs run: worker processes (SPOKE_WORKER_PROCESSES > 0,
+    started on first use or by the server at startup), else the calling thread."""
+    if settings.worker_processes == 0:
+        return InProcessWork()
+    memory = settings.worker_memory or None
+    pool = WorkerPool(
+        processes=settings.worker_processes,
+        queue=settings.worker_queue,
+        timeout=settings.worker_timeout,
+        memory_limit=memory,
+        # A worker that keeps more than a quarter of its limit after a task (the allocator
+        # holding on to a large compile's memory) is replaced.
+        recycle_bytes=max(RECYCLE_FLOOR, memory // 4) if memory else None,
+        on_task=metrics.observe_worker_task,
+        on_restart=metrics.count_worker_restart,
+    )
+    metrics.track_workers(busy=lambda: pool.busy, waiting=lambda: pool.waiting)
+    return PooledWork(pool)
 
 
 def _middleware(settings: Settings, metrics: Metrics, tracing: Tracing | None) -> list[Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import falcon
 
-from spoke.errors import SpokeError
+from spoke.errors import Overloaded, SpokeError
 
 __all__ = ["install_error_handlers"]
 
@@ -44,6 +44,8 @@ def _render(resp: falcon.Response, status: int, body: dict[str, Any]) -> None:
 
 def _spoke_error(req: falcon.Request, resp: falcon.Response, exc: SpokeError, params: Any) -> None:
     _render(resp, exc.status, exc.to_dict())
+    if isinstance(exc, Overloaded):
+        resp.set_header("Retry-After", str(exc.retry_after))
 
 
 def _falcon_error_serializer(

@@ -257,11 +257,7 @@ class ValidateResource(_Resource):
             files = parse_files(body["files"])
         dependencies = parse_dependencies(body.get("dependencies"), module="")
         result = self.service.validate(files=files, dependencies=dependencies)
-        resp.media = {
-            "valid": result.valid,
-            "errors": list(result.errors),
-            "warnings": list(result.warnings),
-        }
+        resp.media = result.to_dict()
 
 
 def parse_files(raw: Any) -> dict[str, str]:

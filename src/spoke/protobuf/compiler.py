@@ -1,19 +1,21 @@
-"""Compile ``.proto`` files with the protoc bundled in grpc_tools, inside this process.
+"""Compile ``.proto`` files with the protoc bundled in grpc_tools, inside the calling process.
 
-The files are written to a fresh temporary directory (own files and dependency files in two
-sub-directories, each an include path, followed by grpc_tools' well-known types) and protoc
-writes a ``FileDescriptorSet`` with all imports and source info. protoc reports diagnostics by
-writing to file descriptor 2 from C++, so that descriptor is redirected to a file for the call.
-protoc stops at the first target that fails; when several targets fail, a second run over a
-synthetic file importing all of them collects the errors of every target.
+The files are written to a directory (own files and dependency files in two sub-directories,
+each an include path, followed by grpc_tools' well-known types) and protoc writes a
+``FileDescriptorSet`` with all imports and source info. protoc reports diagnostics by writing to
+file descriptor 2 from C++, so that descriptor is redirected to a log file for the call. protoc
+stops at the first target that fails; when several targets fail, a second run over a synthetic
+file importing all of them collects the errors of every target.
 
-Two hazards of running protoc in-process are guarded against here:
+protoc holds the GIL for the whole run and cannot be interrupted, so the server calls this in a
+worker process (:mod:`spoke.workers`), passing a ``workdir``: the tree and the log then sit at
+fixed places inside it, and the server watches the log's size. Only the first
+:data:`~spoke.protobuf.diagnostics.OUTPUT_LIMIT` bytes of the log are ever read; past that, a
+worker's protoc is stopped (its diagnostics are read back by :func:`failure_from_log`), because
+error recovery on hostile input can print millions of lines.
 
-* fd 2 is process-wide, so calls are serialized by a lock (see ``_PROTOC_LOCK``);
-* protoc *aborts the process* (absl ``CHECK`` failure, SIGABRT) when an option value nests
-  messages about 100 levels deep, whether written as ``{ o { o { ... } } }`` or as
-  ``option (opt).o.o.o... = 1``. Such input is rejected before protoc sees it
-  (see ``_find_excessive_nesting``).
+fd 2 is process-wide, so calls are serialized by a lock (see ``_PROTOC_LOCK``). Input that would
+make protoc abort the process is refused first (:mod:`spoke.protobuf.screening`).
 """
 
 from __future__ import annotations
@@ -21,31 +23,39 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
-import re
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from grpc_tools import _protoc_compiler
 
 from spoke.protobuf.diagnostics import (
+    OUTPUT_LIMIT,
     Diagnostic,
+    Diagnostics,
     UnresolvedImport,
     find_unresolved_imports,
     parse_protoc_output,
 )
 from spoke.protobuf.fingerprint import fingerprint_descriptor_set
-from spoke.tracing import child_span
+from spoke.protobuf.screening import (
+    check_no_file_directory_clash,
+    check_path,
+    encode_and_screen,
+)
 
 __all__ = [
+    "PROTOC_LOG",
     "CompilationFailed",
     "CompileResult",
     "compile_files",
+    "failure_from_log",
     "well_known_paths",
 ]
 
@@ -54,29 +64,10 @@ __all__ = [
 # serializing the calls costs no parallelism; a module-level lock is the natural scope for a
 # process-wide resource.
 _PROTOC_LOCK = threading.Lock()
-
-# Upper bound on the combined depth of open '{', '<', '[' and the '.'s of the current statement.
-# Every level of message nesting in an option value needs one of those, and protoc aborts at
-# about 100 levels (counting the enclosing descriptors). protoc itself rejects message
-# declarations nested deeper than 32, so real schemas stay far below this.
-MAX_NESTING = 64
-
-# Tokens that matter for nesting. Comments, strings and numbers are matched only so that the
-# brackets and dots inside them are skipped; identifiers so that a digit inside one is not
-# taken for the start of a number.
-_TOKEN = re.compile(
-    r"""
-      //[^\n]*
-    | /\*.*?(?:\*/|\Z)
-    | "(?:[^"\\\n]|\\.)*"?
-    | '(?:[^'\\\n]|\\.)*'?
-    | [A-Za-z_][A-Za-z0-9_]*
-    | \.?[0-9](?:[eE][+-]|[A-Za-z0-9_.])*
-    | [{}<>\[\]();,.]
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_CLOSER_TO_OPENER = {"}": "{", ">": "<", "]": "[", ")": "("}
+# Inside a ``workdir``: protoc's log (watched by the worker pool) and the tree it compiles.
+PROTOC_LOG = "protoc.log"
+_TREE = "tree"
+_UMBRELLA_PREFIX = "spoke-all-targets-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,43 +76,58 @@ class CompileResult:
 
     ``descriptor_set`` is a serialized ``google.protobuf.FileDescriptorSet`` holding the
     target files and all their imports (dependencies and well-known types), with source code
-    info. ``fingerprint`` is :func:`fingerprint_descriptor_set` of the targets.
+    info. ``fingerprint`` is :func:`fingerprint_descriptor_set` of the targets. ``diagnostics``
+    holds what protoc printed (warnings only: it succeeded), capped.
     """
 
     descriptor_set: bytes
     fingerprint: str
-    warnings: tuple[Diagnostic, ...]
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """The warnings shown (at most :data:`~spoke.protobuf.diagnostics.MAX_DIAGNOSTICS`)."""
+        return self.diagnostics.warnings
 
 
 class CompilationFailed(Exception):
     """protoc rejected the files (or they were rejected before protoc ran).
 
-    ``unresolved_imports`` is non-empty when (part of) the failure is an import of a path
-    that no file provides; the corresponding errors are in ``errors`` as well.
+    ``diagnostics`` holds the first errors and warnings (capped, with how many more there were);
+    ``unresolved_imports`` is non-empty when (part of) the failure is an import of a path that
+    no file provides; the corresponding errors are in the diagnostics as well.
     """
 
-    errors: tuple[Diagnostic, ...]
-    warnings: tuple[Diagnostic, ...]
+    diagnostics: Diagnostics
     unresolved_imports: tuple[UnresolvedImport, ...]
 
     def __init__(
         self,
-        errors: Iterable[Diagnostic],
-        warnings: Iterable[Diagnostic] = (),
+        diagnostics: Diagnostics | Iterable[Diagnostic],
         unresolved_imports: Iterable[UnresolvedImport] = (),
     ) -> None:
-        self.errors = tuple(errors)
-        self.warnings = tuple(warnings)
+        if not isinstance(diagnostics, Diagnostics):
+            diagnostics = Diagnostics.capped(diagnostics, ())
+        self.diagnostics = diagnostics
         self.unresolved_imports = tuple(unresolved_imports)
-        summary = str(self.errors[0]) if self.errors else "compilation failed"
-        more = len(self.errors) - 1
-        if more:
-            summary += f" (and {more} more error{'s' if more > 1 else ''})"
+        errors = diagnostics.errors
+        summary = str(errors[0]) if errors else "compilation failed"
+        more = diagnostics.error_count - 1
+        if more > 0:
+            summary += f" (and {more}{'+' if diagnostics.truncated else ''} more)"
         super().__init__(summary)
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return self.diagnostics.errors
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return self.diagnostics.warnings
 
     def __reduce__(self) -> tuple[type[CompilationFailed], tuple[object, ...]]:
         # The default reduction would call __init__ with the summary string only.
-        return (type(self), (self.errors, self.warnings, self.unresolved_imports))
+        return (type(self), (self.diagnostics, self.unresolved_imports))
 
 
 def _well_known_root() -> Path:
@@ -139,107 +145,6 @@ def well_known_paths() -> frozenset[str]:
     return frozenset(p.relative_to(root).as_posix() for p in root.rglob("*.proto"))
 
 
-def _check_path(path: str) -> None:
-    """Reject paths that could escape the temp dir or confuse protoc or output parsing."""
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"invalid .proto path {path!r}: must be a non-empty str")
-    if path.startswith("/") or "\\" in path:
-        raise ValueError(f"invalid .proto path {path!r}: must be relative and use '/'")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in path):
-        raise ValueError(f"invalid .proto path {path!r}: contains control characters")
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        raise ValueError(f"invalid .proto path {path!r}: empty, '.' or '..' component")
-
-
-def _check_no_file_directory_clash(paths: Iterable[str]) -> None:
-    """Reject e.g. both ``a`` and ``a/b.proto``: one would have to be a file and a directory."""
-    path_set = set(paths)
-    for path in path_set:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in path_set:
-                raise ValueError(f"path {prefix!r} is both a file and a directory of {path!r}")
-
-
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based (line, column) of ``text[index]``."""
-    line_start = text.rfind("\n", 0, index) + 1
-    return text.count("\n", 0, index) + 1, index - line_start + 1
-
-
-def _find_excessive_nesting(text: str) -> int | None:
-    """Index of the first token at which nesting exceeds MAX_NESTING, or None.
-
-    The depth is the number of open '{', '<' and '[' plus the '.'s in the statement so far,
-    including those of enclosing statements (``option (opt).o.o = { o { ... } }`` nests
-    2 + 2 levels). This over-approximates the message nesting protoc will build, which is
-    what matters: an under-estimate could let through input that aborts the process.
-    """
-    stack: list[tuple[str, int]] = []  # (opener, dots before it)
-    brackets = 0
-    dots = 0
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token == ".":
-            dots += 1
-        elif token in ("{", "<", "[", "("):
-            stack.append((token, dots))
-            if token != "(":
-                brackets += 1
-        elif token in _CLOSER_TO_OPENER:
-            # Only a matching closer pops: a stray one must not lower the count.
-            if stack and stack[-1][0] == _CLOSER_TO_OPENER[token]:
-                opener, dots = stack.pop()
-                if opener != "(":
-                    brackets -= 1
-                if opener in ("{", "<"):
-                    # A block or aggregate ends its statement (`message A {}` needs no ';'):
-                    # the next one starts from the enclosing statement's dots, else the dots
-                    # of e.g. many `extend a.b.C {}` blocks would add up.
-                    dots = stack[-1][1] if stack else 0
-            continue
-        elif token in (";", ","):
-            # A new statement (or field, inside an aggregate) starts from the enclosing dots.
-            dots = stack[-1][1] if stack else 0
-            continue
-        else:
-            continue
-        if brackets + dots > MAX_NESTING:
-            return match.start()
-    return None
-
-
-def _encode_and_screen(files: Mapping[str, str], errors: list[Diagnostic]) -> dict[str, bytes]:
-    """UTF-8 encode each file, appending a Diagnostic for each that cannot be compiled safely."""
-    encoded: dict[str, bytes] = {}
-    for path, text in files.items():
-        if not isinstance(text, str):
-            raise TypeError(f"content of {path!r} must be str, not {type(text).__name__}")
-        try:
-            encoded[path] = text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            # Only lone surrogates get here: a str cannot otherwise fail to encode.
-            line, column = _position(text, exc.start)
-            errors.append(
-                Diagnostic(path, line, column, "File is not valid UTF-8 (lone surrogate).")
-            )
-            continue
-        too_deep = _find_excessive_nesting(text)
-        if too_deep is not None:
-            line, column = _position(text, too_deep)
-            errors.append(
-                Diagnostic(
-                    path,
-                    line,
-                    column,
-                    f"Nesting too deep: more than {MAX_NESTING} levels of '{{', '<', '[' and "
-                    "'.'-separated names.",
-                )
-            )
-    return encoded
-
-
 def _write_tree(root: str, files: Mapping[str, bytes]) -> None:
     for path, data in files.items():
         target = os.path.join(root, *path.split("/"))
@@ -248,10 +153,24 @@ def _write_tree(root: str, files: Mapping[str, bytes]) -> None:
             f.write(data)
 
 
-def _run_protoc(args: list[str], log_path: str) -> tuple[int, str]:
-    """Run protoc with fd 2 redirected to ``log_path``; return (exit status, captured text)."""
+def _read_head(path: str) -> tuple[str, bool]:
+    """The first OUTPUT_LIMIT bytes of the log at ``path`` as text, and whether there was more.
+
+    Cut at the last complete line, so no half-line is parsed as a diagnostic."""
+    with open(path, "rb") as f:
+        head = f.read(OUTPUT_LIMIT + 1)
+    truncated = len(head) > OUTPUT_LIMIT
+    if truncated:
+        head = head[: head.rfind(b"\n", 0, OUTPUT_LIMIT) + 1]
+    return head.decode("utf-8", errors="replace"), truncated
+
+
+def _run_protoc(args: list[str], log_path: str) -> tuple[int, str, bool]:
+    """Run protoc with fd 2 redirected to ``log_path``.
+
+    Returns (exit status, the head of its output, whether the output went past the limit)."""
     argv = [os.fsencode(arg) for arg in args]
-    with _PROTOC_LOCK, open(log_path, "w+b") as log:
+    with _PROTOC_LOCK, open(log_path, "wb") as log:
         # Flush so that Python output buffered before the call does not land in the log.
         with contextlib.suppress(AttributeError, OSError, ValueError):  # None or closed
             sys.stderr.flush()
@@ -264,46 +183,80 @@ def _run_protoc(args: list[str], log_path: str) -> tuple[int, str]:
                 os.dup2(saved, 2)
         finally:
             os.close(saved)
-        log.seek(0)
-        output = log.read()
-    return status, output.decode("utf-8", errors="replace")
+    output, truncated = _read_head(log_path)
+    return status, output, truncated
 
 
 @dataclass(frozen=True, slots=True)
-class _ProtocRun:
-    """How to run protoc over one temp tree; calling it runs protoc on some targets."""
+class _Layout:
+    """Where one compile's files go, and how protoc's output is made free of server paths."""
 
-    tmp: str
-    include_dirs: tuple[str, ...]
-    # (server path, replacement) pairs applied to protoc's output, most specific first.
-    replacements: tuple[tuple[str, str], ...]
+    root: str
+
+    @property
+    def own(self) -> str:
+        return os.path.join(self.root, "own")
+
+    @property
+    def deps(self) -> str:
+        return os.path.join(self.root, "deps")
+
+    @property
+    def extra(self) -> str:
+        return os.path.join(self.root, "extra")
 
     @property
     def out_path(self) -> str:
-        return os.path.join(self.tmp, "descriptor_set.pb")
+        return os.path.join(self.root, "descriptor_set.pb")
 
-    def __call__(self, targets: list[str]) -> tuple[int, str]:
-        """Run protoc on ``targets`` (disk paths); return its status and sanitized output."""
+    @property
+    def include_dirs(self) -> tuple[str, ...]:
+        return (self.own, self.deps, str(_well_known_root()), self.extra)
+
+    def sanitize(self, output: str) -> str:
+        """Replace server paths (the tree, the grpc_tools install) so none reach a user."""
+        well_known_root = str(_well_known_root())
+        for old, new in (
+            (self.own + os.sep, ""),
+            (self.deps + os.sep, ""),
+            (self.extra + os.sep, ""),
+            (well_known_root + os.sep, ""),
+            (self.root, "<tmp>"),
+            (well_known_root, "<well-known>"),
+        ):
+            output = output.replace(old, new)
+        return output
+
+
+@dataclass(slots=True)
+class _ProtocRuns:
+    """protoc over one tree: each call runs it on some targets and keeps the sanitized output."""
+
+    layout: _Layout
+    log_path: str
+    outputs: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    def __call__(self, targets: list[str]) -> int:
         args = [
             "protoc",
-            *(f"-I{directory}" for directory in self.include_dirs),
+            *(f"-I{directory}" for directory in self.layout.include_dirs),
             "--include_imports",
             "--include_source_info",
-            f"--descriptor_set_out={self.out_path}",
+            f"--descriptor_set_out={self.layout.out_path}",
             "--error_format=gcc",
             *targets,
         ]
-        status, output = _run_protoc(args, os.path.join(self.tmp, "protoc.log"))
-        # Replace server paths (temp dirs, the grpc_tools install) so none reach a user.
-        for old, new in self.replacements:
-            output = output.replace(old, new)
-        return status, output
+        status, output, truncated = _run_protoc(args, self.log_path)
+        self.outputs.append(self.layout.sanitize(output))
+        self.truncated = self.truncated or truncated
+        return status
 
 
 def _unused_name(taken: set[str]) -> str:
     """A .proto path for a synthetic file that collides with none of ``taken``."""
     while True:
-        name = f"spoke-all-targets-{secrets.token_hex(8)}.proto"
+        name = f"{_UMBRELLA_PREFIX}{secrets.token_hex(8)}.proto"
         if name not in taken:
             return name
 
@@ -318,53 +271,104 @@ def _importing_all(paths: Iterable[str]) -> bytes:
 
 
 def _parse_all(
-    outputs: Iterable[str], *, available: set[str], exclude: str | None
-) -> tuple[tuple[Diagnostic, ...], tuple[Diagnostic, ...]]:
-    """Errors and warnings of all runs, each distinct one once, minus those about ``exclude``."""
+    outputs: Iterable[str], *, available: set[str]
+) -> tuple[list[Diagnostic], list[Diagnostic]]:
+    """Errors and warnings of all runs, each distinct one once, minus those about the synthetic
+    file importing all targets (any file of its name pattern that is not a user's)."""
+
+    def keep(diagnostic: Diagnostic) -> bool:
+        name = diagnostic.file
+        return name is None or name in available or not name.startswith(_UMBRELLA_PREFIX)
+
     errors: dict[Diagnostic, None] = {}
     warnings: dict[Diagnostic, None] = {}
     for output in outputs:
         run_errors, run_warnings = parse_protoc_output(output, known_paths=available)
-        errors.update(dict.fromkeys(d for d in run_errors if exclude is None or d.file != exclude))
-        warnings.update(
-            dict.fromkeys(d for d in run_warnings if exclude is None or d.file != exclude)
-        )
-    return tuple(errors), tuple(warnings)
+        errors.update(dict.fromkeys(d for d in run_errors if keep(d)))
+        warnings.update(dict.fromkeys(d for d in run_warnings if keep(d)))
+    return list(errors), list(warnings)
+
+
+def _checked_inputs(
+    files: Mapping[str, str], include_files: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, bytes], dict[str, bytes]]:
+    """Validate paths and screen contents; return (deps, own bytes, dep bytes)."""
+    if not files:
+        raise ValueError("files must not be empty")
+    deps = dict(include_files or {})
+    for path in (*files, *deps):
+        check_path(path)
+    clashes = sorted(files.keys() & (deps.keys() | well_known_paths()))
+    if clashes:
+        raise ValueError(f"paths both compiled and provided as imports: {clashes}")
+    check_no_file_directory_clash(files)
+    check_no_file_directory_clash(deps)
+
+    screen_errors: list[Diagnostic] = []
+    own_bytes = encode_and_screen(files, screen_errors)
+    dep_bytes = encode_and_screen(deps, screen_errors)
+    if screen_errors:
+        raise CompilationFailed(screen_errors)
+    return deps, own_bytes, dep_bytes
 
 
 def compile_files(
-    *, files: Mapping[str, str], include_files: Mapping[str, str] | None = None
+    *,
+    files: Mapping[str, str],
+    include_files: Mapping[str, str] | None = None,
+    workdir: str | None = None,
 ) -> CompileResult:
     """Compile ``files`` (the targets) with ``include_files`` available for import.
 
     ``files`` and ``include_files`` map relative ``.proto`` paths to their text; the
     well-known types shipped with grpc_tools (:func:`well_known_paths`) are always importable.
+    With ``workdir`` (a directory this caller owns) the tree and protoc's log
+    (:data:`PROTOC_LOG`) go there, at fixed places, instead of a fresh temporary directory.
 
-    Raises CompilationFailed with the errors, warnings and unresolved imports when protoc
+    Raises CompilationFailed with the (capped) diagnostics and unresolved imports when protoc
     rejects the files (or they nest too deeply to be compiled safely). Raises ValueError if
     ``files`` is empty, a path is malformed, or a path of ``files`` is also in
     ``include_files`` or :func:`well_known_paths` (callers validate first; this is a guard).
     """
-    if not files:
-        raise ValueError("files must not be empty")
-    deps = dict(include_files or {})
-    for path in (*files, *deps):
-        _check_path(path)
-    clashes = sorted(files.keys() & (deps.keys() | well_known_paths()))
-    if clashes:
-        raise ValueError(f"paths both compiled and provided as imports: {clashes}")
-    _check_no_file_directory_clash(files)
-    _check_no_file_directory_clash(deps)
+    deps, own_bytes, dep_bytes = _checked_inputs(files, include_files)
+    with _tree(workdir) as (layout, log_path):
+        return _compile_screened(files, deps, own_bytes, dep_bytes, layout, log_path)
 
-    screen_errors: list[Diagnostic] = []
-    own_bytes = _encode_and_screen(files, screen_errors)
-    dep_bytes = _encode_and_screen(deps, screen_errors)
-    if screen_errors:
-        raise CompilationFailed(screen_errors)
 
-    # A span of the request being traced, if any (a no-op otherwise).
-    with child_span("protoc.compile", {"protoc.files": len(files), "protoc.imports": len(deps)}):
-        return _compile_screened(files, deps, own_bytes, dep_bytes)
+@contextlib.contextmanager
+def _tree(workdir: str | None) -> Iterator[tuple[_Layout, str]]:
+    """The layout of one compile: fresh in ``workdir``, or in a temporary directory."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="spoke-protoc-") as tmp:
+            yield _Layout(os.path.join(tmp, _TREE)), os.path.join(tmp, PROTOC_LOG)
+        return
+    layout = _Layout(os.path.join(workdir, _TREE))
+    shutil.rmtree(layout.root, ignore_errors=True)
+    try:
+        yield layout, os.path.join(workdir, PROTOC_LOG)
+    finally:
+        shutil.rmtree(layout.root, ignore_errors=True)
+
+
+def failure_from_log(
+    workdir: str, *, files: Mapping[str, str], include_files: Mapping[str, str] | None = None
+) -> CompilationFailed:
+    """The failure of a compile in ``workdir`` that was stopped because its output grew past
+    :data:`~spoke.protobuf.diagnostics.OUTPUT_LIMIT`: the diagnostics read from the head of its
+    log, marked truncated."""
+    available = set(files) | set(include_files or {}) | well_known_paths()
+    layout = _Layout(os.path.join(workdir, _TREE))
+    try:
+        output, _ = _read_head(os.path.join(workdir, PROTOC_LOG))
+    except FileNotFoundError:
+        output = ""
+    errors, warnings = _parse_all([layout.sanitize(output)], available=available)
+    if not errors:
+        errors = [Diagnostic(None, None, None, "protoc's output exceeded its limit.")]
+    diagnostics = Diagnostics.capped(errors, warnings, truncated=True)
+    return CompilationFailed(
+        diagnostics, find_unresolved_imports(diagnostics.errors, available=available)
+    )
 
 
 def _compile_screened(
@@ -372,51 +376,38 @@ def _compile_screened(
     deps: Mapping[str, str],
     own_bytes: Mapping[str, bytes],
     dep_bytes: Mapping[str, bytes],
+    layout: _Layout,
+    log_path: str,
 ) -> CompileResult:
     """The protoc runs of :func:`compile_files`, once its inputs are checked and encoded."""
     available = set(files) | set(deps) | well_known_paths()
-    well_known_root = str(_well_known_root())
-    with tempfile.TemporaryDirectory(prefix="spoke-protoc-") as tmp:
-        own_dir, deps_dir, extra_dir = (os.path.join(tmp, d) for d in ("own", "deps", "extra"))
-        for directory in (own_dir, deps_dir, extra_dir):
-            os.mkdir(directory)
-        _write_tree(own_dir, own_bytes)
-        _write_tree(deps_dir, dep_bytes)
-        run = _ProtocRun(
-            tmp=tmp,
-            include_dirs=(own_dir, deps_dir, well_known_root, extra_dir),
-            replacements=(
-                (own_dir + os.sep, ""),
-                (deps_dir + os.sep, ""),
-                (extra_dir + os.sep, ""),
-                (well_known_root + os.sep, ""),
-                (tmp, "<tmp>"),
-                (well_known_root, "<well-known>"),
-            ),
-        )
-        # Targets by disk path: a bare relative path would be resolved against the process's
-        # working directory first if a file of that name happens to exist there.
-        status, output = run([os.path.join(own_dir, *p.split("/")) for p in sorted(files)])
-        outputs = [output]
-        descriptor_set = Path(run.out_path).read_bytes() if status == 0 else b""
-        umbrella = None
-        if status != 0 and len(files) > 1:
-            # protoc gives up at the first target that fails. A file importing every target
-            # makes it report the errors of all of them (it carries on after a failed import).
-            umbrella = _unused_name(available)
-            _write_tree(extra_dir, {umbrella: _importing_all(files)})
-            outputs.append(run([os.path.join(extra_dir, umbrella)])[1])
+    for directory in (layout.root, layout.own, layout.deps, layout.extra):
+        os.mkdir(directory)
+    _write_tree(layout.own, own_bytes)
+    _write_tree(layout.deps, dep_bytes)
+    run = _ProtocRuns(layout, log_path)
+    # Targets by disk path: a bare relative path would be resolved against the process's
+    # working directory first if a file of that name happens to exist there.
+    status = run([os.path.join(layout.own, *p.split("/")) for p in sorted(files)])
+    descriptor_set = Path(layout.out_path).read_bytes() if status == 0 else b""
+    if status != 0 and len(files) > 1 and not run.truncated:
+        # protoc gives up at the first target that fails. A file importing every target
+        # makes it report the errors of all of them (it carries on after a failed import).
+        umbrella = _unused_name(available)
+        _write_tree(layout.extra, {umbrella: _importing_all(files)})
+        run([os.path.join(layout.extra, umbrella)])
 
-    errors, warnings = _parse_all(outputs, available=available, exclude=umbrella)
+    errors, warnings = _parse_all(run.outputs, available=available)
     if status != 0:
         if not errors:
-            errors = (Diagnostic(None, None, None, f"protoc failed with exit status {status}."),)
-        unresolved = find_unresolved_imports(errors, available=available)
-        raise CompilationFailed(errors, warnings, unresolved)
+            errors = [Diagnostic(None, None, None, f"protoc failed with exit status {status}.")]
+        diagnostics = Diagnostics.capped(errors, warnings, truncated=run.truncated)
+        unresolved = find_unresolved_imports(diagnostics.errors, available=available)
+        raise CompilationFailed(diagnostics, unresolved)
 
     # protoc succeeded, so anything it printed was not fatal, whatever its wording.
     return CompileResult(
         descriptor_set=descriptor_set,
         fingerprint=fingerprint_descriptor_set(descriptor_set, targets=files),
-        warnings=(*errors, *warnings),
+        diagnostics=Diagnostics.capped((), [*errors, *warnings], truncated=run.truncated),
     )

@@ -16,15 +16,28 @@ path seen here is the user's relative path.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_DIAGNOSTICS",
+    "MAX_MESSAGE",
+    "OUTPUT_LIMIT",
     "Diagnostic",
+    "Diagnostics",
     "UnresolvedImport",
     "find_unresolved_imports",
     "parse_protoc_output",
 ]
+
+# Compilers stop reporting after so many errors (gcc's -fmax-errors, javac's -Xmaxerrs): past
+# the first hundred, more errors help nobody and cost the server and the client.
+MAX_DIAGNOSTICS = 100
+# Characters of one message kept: protoc quotes tokens and names, which a client controls.
+MAX_MESSAGE = 1000
+# Bytes of protoc's output ever read. Error recovery on hostile input prints millions of lines
+# (3 MB of `.1e` gives 138 MB); a worker's protoc is stopped once its output passes this.
+OUTPUT_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +67,67 @@ class Diagnostic:
         parts = [p for p in (self.file, self.line, self.column) if p is not None]
         prefix = ":".join(str(p) for p in parts)
         return f"{prefix}: {self.message}" if prefix else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostics:
+    """The errors and warnings of one compile, at most :data:`MAX_DIAGNOSTICS` of each.
+
+    ``errors_omitted`` and ``warnings_omitted`` count those left out. ``truncated`` says that
+    protoc's output went past :data:`OUTPUT_LIMIT` (and was not read further, or protoc was
+    stopped): there were more diagnostics than counted, so the counts are lower bounds.
+    """
+
+    errors: tuple[Diagnostic, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
+    errors_omitted: int = 0
+    warnings_omitted: int = 0
+    truncated: bool = False
+
+    @classmethod
+    def capped(
+        cls,
+        errors: Iterable[Diagnostic],
+        warnings: Iterable[Diagnostic],
+        *,
+        truncated: bool = False,
+    ) -> Diagnostics:
+        """The first :data:`MAX_DIAGNOSTICS` of each kind, each message bounded."""
+        all_errors, all_warnings = list(errors), list(warnings)
+        return cls(
+            errors=tuple(_bounded(d) for d in all_errors[:MAX_DIAGNOSTICS]),
+            warnings=tuple(_bounded(d) for d in all_warnings[:MAX_DIAGNOSTICS]),
+            errors_omitted=max(0, len(all_errors) - MAX_DIAGNOSTICS),
+            warnings_omitted=max(0, len(all_warnings) - MAX_DIAGNOSTICS),
+            truncated=truncated,
+        )
+
+    @property
+    def error_count(self) -> int:
+        """Errors found (a lower bound when ``truncated``)."""
+        return len(self.errors) + self.errors_omitted
+
+    def to_dict(self) -> dict[str, object]:
+        """``errors``, ``warnings`` (as dicts), ``errors_omitted``, ``warnings_omitted`` and
+        ``truncated``: the shape of a compile's diagnostics in every answer."""
+        return {
+            "errors": [d.to_dict() for d in self.errors],
+            "warnings": [d.to_dict() for d in self.warnings],
+            "errors_omitted": self.errors_omitted,
+            "warnings_omitted": self.warnings_omitted,
+            "truncated": self.truncated,
+        }
+
+
+def _bounded(diagnostic: Diagnostic) -> Diagnostic:
+    if len(diagnostic.message) <= MAX_MESSAGE:
+        return diagnostic
+    return Diagnostic(
+        diagnostic.file,
+        diagnostic.line,
+        diagnostic.column,
+        diagnostic.message[:MAX_MESSAGE] + "…",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +162,33 @@ def _strip_severity(message: str) -> tuple[bool, str]:
     return False, message
 
 
-def _parse_line(line: str, known_paths: list[str]) -> tuple[bool, Diagnostic] | None:
+def _known_prefixes(line: str, known_paths: Collection[str]) -> Iterator[str]:
+    """The known paths that ``line`` starts with, each followed by ':', longest first.
+
+    Tries the line's own ':' positions (a handful) rather than every known path, so the cost of
+    a line does not grow with the number of files compiled."""
+    end = line.rfind(":")
+    while end > 0:
+        if line[:end] in known_paths:
+            yield line[:end]
+        end = line.rfind(":", 0, end)
+
+
+def _file_named_in(message: str, known_paths: Collection[str]) -> str | None:
+    """The known path in ``...file: <path>. ...`` of an absl message, if any."""
+    start = message.find("file: ")
+    if start < 0:
+        return None
+    start += len("file: ")
+    end = message.find(".", start)
+    while end > 0:
+        if message[start:end] in known_paths:
+            return message[start:end]
+        end = message.find(".", end + 1)
+    return None
+
+
+def _parse_line(line: str, known_paths: Collection[str]) -> tuple[bool, Diagnostic] | None:
     """Parse one output line into (is_warning, diagnostic); None for lines to drop."""
     if not line.strip() or line.startswith(_ABSL_PREAMBLE):
         return None
@@ -98,13 +198,11 @@ def _parse_line(line: str, known_paths: list[str]) -> tuple[bool, Diagnostic] | 
         message = absl["msg"].rstrip()
         # absl messages carry no position; recover the file when it is named in the text,
         # e.g. "No edition or syntax specified for the proto file: b.proto. Please use ...".
-        file = next((p for p in known_paths if f"file: {p}." in message), None)
+        file = _file_named_in(message, known_paths)
         return absl["sev"] in "IW", Diagnostic(file, None, None, message)
 
     # Known paths first (longest first) so a path containing ':' or spaces is still split right.
-    for path in known_paths:
-        if not line.startswith(path + ":"):
-            continue
+    for path in _known_prefixes(line, known_paths):
         rest = line[len(path) + 1 :]
         position = _POSITION.match(rest)
         if position is not None:
@@ -135,11 +233,11 @@ def parse_protoc_output(
     ``known_paths`` are the relative paths that may appear at the start of a line; they are
     matched literally before falling back to the generic gcc pattern.
     """
-    ordered = sorted(set(known_paths), key=len, reverse=True)
+    known = known_paths if isinstance(known_paths, set | frozenset) else frozenset(known_paths)
     errors: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     for line in output.splitlines():
-        parsed = _parse_line(line, ordered)
+        parsed = _parse_line(line, known)
         if parsed is None:
             continue
         is_warning, diagnostic = parsed

@@ -17,6 +17,7 @@ from spoke.codegen.process import default_search_path
 from spoke.plugins import create_plugin_registry
 from spoke.settings import load_settings
 from spoke.testing.languages import LanguagesPlugin, plugin_language, write_executable
+from worker_pool import shared_work
 
 from ..conftest import (
     API,
@@ -74,7 +75,12 @@ def _languages(tools: Path) -> LanguageRegistry:
 
 def _app(tools: Path, backends: Any = None, **environ: str) -> Application:
     settings = load_settings({"SPOKE_COMPILE_TIMEOUT": "3s", **environ})
-    return create_app(settings, backends=backends or memory_backends(), languages=_languages(tools))
+    return create_app(
+        settings,
+        backends=backends or memory_backends(),
+        languages=_languages(tools),
+        work=shared_work(),
+    )
 
 
 @pytest.fixture
