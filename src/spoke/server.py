@@ -1,7 +1,9 @@
-"""Serving: two waitress listeners (API and health) in one process, one event loop.
+"""Serving: two waitress listeners (API and health) in one process, each on its own loop.
 
-Both servers share a socket map, so a single loop thread accepts and writes for both while each
-has its own worker threads: a burst of slow API requests can never starve the probes.
+Each listener is a waitress server with its own socket map, its own event-loop thread, its own
+worker threads and its own connection limit. Nothing of the API's traffic can hold up a probe: a
+client that opens ``SPOKE_CONNECTION_LIMIT`` idle connections to the API fills the API's map and
+only the API stops accepting, while the health loop keeps answering on its own thread.
 
 On SIGTERM or SIGINT readiness turns 503 at once and the API's listening socket closes (new
 connections are refused); requests in flight may finish for up to SPOKE_SHUTDOWN_TIMEOUT. The
@@ -25,16 +27,102 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from spoke.api.app import Application
+from spoke.api.wire import JsonErrorChannel
 from spoke.logs import flush_logs
 from spoke.tracing import SHUTDOWN_TIMEOUT
 
-__all__ = ["MIN_FLUSH", "SpokeServer"]
+__all__ = ["HEALTH_CONNECTION_LIMIT", "MIN_FLUSH", "ListenError", "SpokeServer"]
 
 log = logging.getLogger(__name__)
 _LOOP_TICK = 0.25
 # The trace exporter gets at least this long to flush, even when requests used the whole
 # shutdown timeout: the spans of those requests are the ones most worth having.
 MIN_FLUSH = 0.5
+# The health listener's own limits. Its clients are the kubelet and Prometheus, a handful of
+# short requests; an idle connection there is closed after a few seconds.
+HEALTH_CONNECTION_LIMIT = 32
+HEALTH_IDLE_TIMEOUT = 10
+HEALTH_THREADS = 2
+
+
+class ListenError(OSError):
+    """A listener could not bind: names the address and the setting that chose the port."""
+
+    def __init__(self, host: str, port: int, setting: str, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot listen on {host}:{port} ({setting}): {reason}")
+        self.host, self.port, self.setting = host, port, setting
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class _Listener:
+    """One waitress server, its socket map and the thread running its event loop."""
+
+    def __init__(self, name: str, app: Any, *, setting: str, **options: Any) -> None:
+        self.name = name
+        self.map: dict[int, Any] = {}
+        host, port = options["host"], options["port"]
+        try:
+            self.server: Any = create_server(app, map=self.map, asyncore_use_poll=True, **options)
+        except OSError as exc:
+            raise ListenError(host, port, setting, exc) from exc
+        # waitress's own refusals (malformed request, body or headers too large) in Spoke's
+        # error envelope instead of text/plain.
+        self.server.channel_class = JsonErrorChannel
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.effective_port)
+
+    def poll(self, timeout: float) -> None:
+        """Run one round of this listener's event loop."""
+        wasyncore.loop(timeout=timeout, map=self.map, use_poll=True, count=1)
+
+    def start_thread(self) -> None:
+        """Run the event loop on a thread of its own until :meth:`stop_thread`."""
+        self._thread = threading.Thread(
+            target=self._run, name=f"spoke-{self.name}-loop", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll(_LOOP_TICK)
+
+    def stop_thread(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=_LOOP_TICK * 4 + 1)
+
+    def close_listening_socket(self) -> None:
+        """Stop accepting connections; those already open keep being served."""
+        self.server.accepting = False
+        self.server.del_channel()
+        self.server.socket.close()
+
+    def open_connections(self) -> int:
+        """Connections open on this listener."""
+        return sum(1 for channel in list(self.map.values()) if isinstance(channel, HTTPChannel))
+
+    def busy_channels(self) -> int:
+        """Connections with a request being read, handled or answered."""
+        return sum(
+            1
+            for channel in list(self.map.values())
+            if isinstance(channel, HTTPChannel)
+            and (channel.requests or channel.total_outbufs_len or channel.request is not None)
+        )
+
+    def close(self) -> None:
+        for channel in list(self.map.values()):
+            if isinstance(channel, HTTPChannel):
+                channel.close()
+        self.server.task_dispatcher.shutdown(timeout=1)
+        self.server.trigger.close()
 
 
 class SpokeServer:
@@ -43,23 +131,46 @@ class SpokeServer:
     def __init__(self, application: Application) -> None:
         settings = application.settings
         self.application = application
-        self._map: dict[int, Any] = {}
         self._stop = threading.Event()
         self._deadline: float | None = None
         common = {"host": settings.host, "ident": "spoke", "clear_untrusted_proxy_headers": True}
-        self.api_server = create_server(
+        idle = max(1, round(settings.idle_timeout))
+        self.api = _Listener(
+            "api",
             application.api,
-            map=self._map,
+            setting="SPOKE_PORT",
             port=settings.port,
             threads=settings.threads,
-            max_request_body_size=settings.max_body_bytes + 1024,
+            connection_limit=settings.connection_limit,
+            channel_timeout=idle,
+            cleanup_interval=max(1, min(30, idle // 2)),
+            # Declared lengths above the limit are refused from the header, before any byte of
+            # the body is read (waitress refuses lengths >= this value).
+            max_request_body_size=settings.max_body_bytes + 1,
             **common,
         )
-        self.health_server = create_server(
-            application.health, map=self._map, port=settings.health_port, threads=2, **common
-        )
-        dispatcher = self.api_server.task_dispatcher
+        try:
+            self.health = _Listener(
+                "health",
+                application.health,
+                setting="SPOKE_HEALTH_PORT",
+                port=settings.health_port,
+                threads=HEALTH_THREADS,
+                connection_limit=HEALTH_CONNECTION_LIMIT,
+                channel_timeout=HEALTH_IDLE_TIMEOUT,
+                cleanup_interval=max(1, HEALTH_IDLE_TIMEOUT // 2),
+                max_request_body_size=64 * 1024,
+                **common,
+            )
+        except OSError:
+            self.api.close_listening_socket()
+            self.api.close()
+            raise
+        for listener in (self.api, self.health):
+            listener.server.spoke_metrics = application.metrics
+        dispatcher = self.api.server.task_dispatcher
         application.metrics.track_queue_depth(lambda: len(dispatcher.queue))
+        application.metrics.track_connections(lambda: self.api.open_connections())
         # waitress logs a warning for every request that has to wait for a worker, from the one
         # thread doing all socket I/O; under load that costs throughput and floods the logs. The
         # queue depth is exported as spoke_http_queue_depth instead.
@@ -68,12 +179,12 @@ class SpokeServer:
     @property
     def api_port(self) -> int:
         """The bound API port (useful when the settings asked for an ephemeral one)."""
-        return int(self.api_server.effective_port)
+        return self.api.port
 
     @property
     def health_port(self) -> int:
         """The bound health port."""
-        return int(self.health_server.effective_port)
+        return self.health.port
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT start a graceful shutdown (main thread only)."""
@@ -94,60 +205,48 @@ class SpokeServer:
         self._stop.set()
 
     def serve_forever(self) -> None:
-        """Serve until :meth:`stop`, then drain and close everything."""
+        """Serve until :meth:`stop`, then drain and close everything.
+
+        The health listener runs on a thread of its own; the API's loop runs in the caller."""
+        settings = self.application.settings
         log.info(
-            "serving API on %s:%d, health and metrics on %s:%d",
-            self.application.settings.host,
+            "serving API on %s:%d (at most %d connections), health and metrics on %s:%d",
+            settings.host,
             self.api_port,
-            self.application.settings.host,
+            settings.connection_limit,
+            settings.host,
             self.health_port,
         )
+        self.health.start_thread()
+        # Worker processes start now, so the first push does not wait for them.
+        self.application.work.start()
         try:
             while not self._stop.is_set():
-                wasyncore.loop(timeout=_LOOP_TICK, map=self._map, count=1)
+                self.api.poll(_LOOP_TICK)
             self._drain()
         finally:
             self._close()
 
     def _drain(self) -> None:
         # Stop accepting API connections; keep those already open, and the health listener.
-        self._close_listener(self.api_server)
+        self.api.close_listening_socket()
         deadline = self._deadline or time.monotonic()
-        in_flight = self._busy_channels(api_only=True)
-        log.info("draining %d request(s) in flight", in_flight)
-        while time.monotonic() < deadline and self._busy_channels(api_only=True):
-            wasyncore.loop(timeout=0.05, map=self._map, count=1)
-        busy = self._busy_channels(api_only=True)
+        log.info("draining %d request(s) in flight", self.api.busy_channels())
+        while time.monotonic() < deadline and self.api.busy_channels():
+            self.api.poll(0.05)
+        busy = self.api.busy_channels()
         if busy:
             log.warning("shutdown timeout reached with %d request(s) in flight", busy)
-        self._close_listener(self.health_server)
         # Answers to probes that arrived meanwhile: a moment to send them, no more.
+        self.health.close_listening_socket()
         grace = time.monotonic() + 0.5
-        while time.monotonic() < grace and self._busy_channels():
-            wasyncore.loop(timeout=0.05, map=self._map, count=1)
-
-    @staticmethod
-    def _close_listener(server: Any) -> None:
-        server.accepting = False
-        server.del_channel()
-        server.socket.close()
-
-    def _busy_channels(self, *, api_only: bool = False) -> int:
-        return sum(
-            1
-            for channel in list(self._map.values())
-            if isinstance(channel, HTTPChannel)
-            and (not api_only or channel.server is self.api_server)
-            and (channel.requests or channel.total_outbufs_len or channel.request is not None)
-        )
+        while time.monotonic() < grace and self.health.busy_channels():
+            time.sleep(0.05)
 
     def _close(self) -> None:
-        for channel in list(self._map.values()):
-            if isinstance(channel, HTTPChannel):
-                channel.close()
-        for server in (self.api_server, self.health_server):
-            server.task_dispatcher.shutdown(timeout=1)
-            server.trigger.close()
+        self.health.stop_thread()
+        for listener in (self.api, self.health):
+            listener.close()
         remaining = (self._deadline or time.monotonic()) - time.monotonic()
         self.application.close(flush_timeout=min(SHUTDOWN_TIMEOUT, max(MIN_FLUSH, remaining)))
         log.info("stopped")
