@@ -13,6 +13,7 @@ import pytest
 import worker_tasks
 from spoke.errors import LimitExceeded, Overloaded
 from spoke.workers import OutputWatch, WorkerPool
+from spoke.workers.process import NICENESS
 
 pytestmark = pytest.mark.slow
 
@@ -157,6 +158,10 @@ def test_workers_get_none_of_the_servers_environment(
     environment = pool.run("environment", worker_tasks.environment, ())
     assert not any(name.startswith(("SPOKE_", "AWS_")) for name in environment)
     assert "secret" not in repr(environment)
+
+
+def test_workers_run_below_the_servers_cpu_priority(pool: WorkerPool) -> None:
+    assert pool.run("niceness", worker_tasks.niceness, ()) == os.nice(0) + NICENESS
 
 
 def test_when_every_worker_is_busy_and_the_queue_is_full_requests_are_refused_at_once(

@@ -4,7 +4,8 @@ A worker runs client-controlled CPU work (protoc, compatibility checks, diffs) a
 server's GIL. The server starts it as ``python -m spoke.workers.process FD WORKDIR MEMORY`` with
 an environment that holds nothing of the server's (no secrets reach a process that parses
 hostile input). It sets an address-space limit of MEMORY bytes on itself (so a schema that needs
-more fails in the worker, not in the pod) and turns core dumps off, imports the task modules,
+more fails in the worker, not in the pod), lowers its CPU priority (nice 10, so the server's
+threads win the CPU when both want it) and turns core dumps off, imports the task modules,
 and says it is ready. It ignores SIGINT: a Ctrl-C in a terminal reaches the whole process group,
 and it is the server that decides when its workers stop.
 
@@ -29,11 +30,12 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["TASK_MODULES", "main", "resident_bytes", "worker_main"]
+__all__ = ["NICENESS", "TASK_MODULES", "main", "resident_bytes", "worker_main"]
 
 # Imported before the worker says it is ready, so the first task does not pay for them.
 TASK_MODULES = ("spoke.workers.tasks",)
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+NICENESS = 10
 
 
 def resident_bytes() -> int:
@@ -48,6 +50,9 @@ def resident_bytes() -> int:
 
 def _confine(memory_limit: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Below the server's threads in CPU priority: when the CPUs are busy compiling, reads and
+    # health probes still get their share at once (an idle machine gives a worker all of it).
+    os.nice(NICENESS)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory_limit > 0:
         _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -69,7 +74,10 @@ def worker_main(connection: Connection, workdir: str, memory_limit: int) -> None
     _confine(memory_limit)
     for module in TASK_MODULES:
         importlib.import_module(module)
-    connection.send_bytes(b"ready")
+    try:
+        connection.send_bytes(b"ready")
+    except OSError:  # the server closed the pool while this worker was starting
+        return
     while True:
         try:
             function, args = connection.recv()
