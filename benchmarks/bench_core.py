@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/bench_core.py [--duration 10] [--connections 16]
+    python benchmarks/bench_core.py [--duration 4] [--rounds 9] [--connections 16]
                                     [--storage filesystem|memory] [--json PATH]
 
 What it does, in one run:
@@ -19,9 +19,11 @@ What it does, in one run:
    ``benchmarks/bare_falcon_app.py`` (falcon on waitress, same waitress settings) answering a
    constant JSON body of exactly that size;
 4. load-tests, interleaved, (a) GET of one version, (b) GET of one file, (c) the bare app, for
-   ``--rounds`` cycles of a, b, c, with ``wrk`` when it is installed, else a Python load generator
-   (threads with keep-alive ``http.client`` connections); reports the median of each metric
-   over the rounds and the ratio (b)/(c) of requests per second;
+   ``--rounds`` short cycles of a, b, c (every other round in the order c, b, a), with ``wrk``
+   when it is installed, else a Python load generator (threads with keep-alive
+   ``http.client`` connections); reports the median of each metric over the rounds and, as the
+   headline, the median of the per-round ratios (b)/(c) of requests per second: each ratio is
+   taken within seconds, so a shared machine's changing load moves both sides alike;
 5. reports the peak RSS (VmHWM) and CPU time of both server processes;
 6. prints a table and, with ``--json PATH``, writes every figure as JSON.
 
@@ -62,7 +64,7 @@ WRK_SCRIPT = HERE / "wrk_report.lua"
 HOST = "127.0.0.1"
 MODULE = "bench.core"
 API = "/api/v1"
-TARGET_PERCENT = 70.0
+TARGET_PERCENT = 85.0
 SPOKE_THREADS = 8
 
 # --------------------------------------------------------------------------------------------
@@ -786,12 +788,13 @@ def report(result: dict[str, Any]) -> str:
     out.append(table(["", "(a)", "(b)", "(c)", "(b)/(c)"], per_round))
     out.append("")
     ratio = result["ratio"]
-    verdict = "MET" if ratio["file_vs_bare_percent"] >= TARGET_PERCENT else "NOT MET"
+    verdict = "MET" if ratio["target_met"] else "NOT MET"
     out.append(
-        f"(b)/(c) requests/s: {ratio['file_vs_bare_percent']:.1f}% of the bare app "
-        f"(median of per-round ratios {ratio['per_round_median_percent']:.1f}%, range "
-        f"{ratio['per_round_min_percent']:.1f}-{ratio['per_round_max_percent']:.1f}%); "
-        f"target >= {TARGET_PERCENT:.0f}%: {verdict}"
+        f"(b)/(c) requests/s, median of the per-round ratios: "
+        f"{ratio['per_round_median_percent']:.1f}% of the bare app (range "
+        f"{ratio['per_round_min_percent']:.1f}-{ratio['per_round_max_percent']:.1f}% over "
+        f"{len(result['load']['runs']) // 3} rounds; ratio of the medians "
+        f"{ratio['file_vs_bare_percent']:.1f}%); target >= {TARGET_PERCENT:.0f}%: {verdict}"
     )
     out.append(
         f"(b)/(c) CPU per request: Spoke spends {ratio['cpu_per_request_factor']:.2f}x the bare "
@@ -826,10 +829,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Spoke core benchmarks: push latency and cached GET throughput vs bare falcon."
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load run")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load run")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--storage", choices=("filesystem", "memory"), default="filesystem")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved a,b,c cycles")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved a,b,c cycles")
     parser.add_argument("--pushes", type=int, default=20, help="timed pushes")
     parser.add_argument("--files", type=int, default=50, help="files in the pushed module")
     parser.add_argument(
@@ -883,7 +886,11 @@ def run_rounds(
     """``args.rounds`` interleaved rounds of every target, with the server's CPU around each."""
     runs: list[LoadResult] = []
     for round_no in range(args.rounds):
-        for key, (server, target_port, url) in targets.items():
+        # Spoke and the bare app alternate which goes first (A B, B A, ...), so a machine whose
+        # load drifts during a round favours neither side over the whole run.
+        order = list(targets) if round_no % 2 == 0 else [*reversed(list(targets))]
+        for key in order:
+            server, target_port, url = targets[key]
             user_before, sys_before = server.cpu_split()
             switches_before = server.context_switches()
             data = load(target_port, url, args.connections, args.duration)
@@ -1053,7 +1060,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "per_round_min_percent": min(per_round),
             "per_round_max_percent": max(per_round),
             "target_percent": TARGET_PERCENT,
-            "target_met": 100 * medians["b"]["rps"] / medians["c"]["rps"] >= TARGET_PERCENT,
+            # The headline: each round's ratio is taken within seconds, so load that changes
+            # over the run moves both sides of it alike; their median ignores an odd round.
+            "target_met": statistics.median(per_round) >= TARGET_PERCENT,
             "cpu_per_request_factor": (
                 medians["b"]["server_cpu_us_per_request"]
                 / medians["c"]["server_cpu_us_per_request"]

@@ -6,14 +6,22 @@ never module names).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from spoke.interfaces import RegistryStats
 
@@ -69,6 +77,70 @@ class _RegistryCollector(Collector):
         return iter(())
 
 
+class _RequestStats(Collector):
+    """``spoke_http_requests_total`` and ``spoke_http_request_duration_seconds``, kept without
+    locks: every serving thread counts into a table of its own, and a scrape adds them up.
+
+    prometheus_client takes a lock per counter and per histogram on every observation, about a
+    third of what a cached file GET costs the application; a request only ever touches its own
+    thread's table, so nothing is lost and nothing is shared while serving.
+    """
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self._buckets = buckets
+        self._local = threading.local()
+        self._tables: list[dict[tuple[str, str, int], list[Any]]] = []
+        self._lock = threading.Lock()  # taken once per thread, to register its table
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        try:
+            table = self._local.table
+        except AttributeError:
+            table = self._local.table = {}
+            with self._lock:
+                self._tables.append(table)
+        entry = table.get((method, route, status))
+        if entry is None:
+            # count, sum of seconds, count per bucket (the last one is +Inf)
+            entry = table[(method, route, status)] = [0, 0.0, [0] * (len(self._buckets) + 1)]
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2][bisect.bisect_left(self._buckets, seconds)] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        counts: dict[tuple[str, str, int], int] = {}
+        durations: dict[tuple[str, str], list[Any]] = {}
+        with self._lock:
+            tables = list(self._tables)
+        for table in tables:
+            for key, (count, total, per_bucket) in list(table.items()):
+                counts[key] = counts.get(key, 0) + count
+                merged = durations.setdefault(key[:2], [0.0, [0] * len(per_bucket)])
+                merged[0] += total
+                merged[1] = [a + b for a, b in zip(merged[1], per_bucket, strict=True)]
+        requests = CounterMetricFamily(
+            "spoke_http_requests",
+            "HTTP requests answered by the API listener.",
+            labels=["method", "route", "status"],
+        )
+        for (method, route, status), count in sorted(counts.items()):
+            requests.add_metric([method, route, str(status)], count)
+        yield requests
+        histogram = HistogramMetricFamily(
+            "spoke_http_request_duration_seconds",
+            "Time to answer an API request.",
+            labels=["method", "route"],
+        )
+        bounds = [*(floatToGoString(b) for b in self._buckets), "+Inf"]
+        for (method, route), (total, per_bucket) in sorted(durations.items()):
+            cumulative = list(itertools.accumulate(per_bucket))
+            histogram.add_metric([method, route], list(zip(bounds, cumulative, strict=True)), total)
+        yield histogram
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 class _GaugeCollector(Collector):
     """A gauge whose value is read from a callable at scrape time."""
 
@@ -89,25 +161,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._request_children = {}
-        self.http_requests = Counter(
-            "spoke_http_requests_total",
-            "HTTP requests answered by the API listener.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
+        self._requests = _RequestStats(_LATENCY_BUCKETS)
+        self.registry.register(self._requests)
         self.http_rejected = Counter(
             "spoke_http_rejected_requests_total",
             "Requests refused by the HTTP server before reaching the API (malformed, body or "
             "headers too large), by status.",
             ["status"],
-            registry=self.registry,
-        )
-        self.http_duration = Histogram(
-            "spoke_http_request_duration_seconds",
-            "Time to answer an API request.",
-            ["method", "route"],
-            buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.storage_duration = Histogram(
@@ -210,8 +270,6 @@ class Metrics:
             registry=self.registry,
         )
 
-    _request_children: dict[tuple[str, str, int], tuple[Any, Any]]
-
     def observe_worker_task(self, task: str, outcome: str, seconds: float) -> None:
         """Record one task of the worker pool."""
         self.worker_tasks.labels(task, outcome).inc()
@@ -256,18 +314,7 @@ class Metrics:
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered API request."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            # Label lookups take a lock and build tuples; the set of keys is small and bounded
-            # (methods x route templates x statuses), so the children are kept.
-            children = (
-                self.http_requests.labels(method, route, str(status)),
-                self.http_duration.labels(method, route),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._requests.observe(method, route, status, seconds)
 
 
 class InstrumentedBackend:
