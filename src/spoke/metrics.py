@@ -21,7 +21,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from spoke.interfaces import RegistryStats
 
@@ -131,7 +130,7 @@ class _RequestStats(Collector):
             "Time to answer an API request.",
             labels=["method", "route"],
         )
-        bounds = [*(floatToGoString(b) for b in self._buckets), "+Inf"]
+        bounds = [*(repr(float(b)) for b in self._buckets), "+Inf"]
         for (method, route), (total, per_bucket) in sorted(durations.items()):
             cumulative = list(itertools.accumulate(per_bucket))
             histogram.add_metric([method, route], list(zip(bounds, cumulative, strict=True)), total)
