@@ -17,6 +17,7 @@ import spoke
 from spoke.api import http, resources
 from spoke.api.app import Backends, create_app
 from spoke.api.errors import _CODES_BY_STATUS
+from spoke.api.wire import WIRE_CODES
 from spoke.domain import COMPATIBILITY_MODES, COMPATIBILITY_RULES
 from spoke.errors import SpokeError
 from spoke.semver import parse_semver
@@ -99,7 +100,7 @@ def _served(app: falcon.App) -> set[tuple[str, str]]:
 
 
 def _codes_in_source() -> set[str]:
-    codes = set(_CODES_BY_STATUS.values())
+    codes = set(_CODES_BY_STATUS.values()) | set(WIRE_CODES.values())
     for directory in SOURCE_DIRS:
         for source in directory.rglob("*.py"):
             text = source.read_text(encoding="utf-8")

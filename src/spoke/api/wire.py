@@ -16,9 +16,9 @@ from typing import Any
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-__all__ = ["JsonErrorChannel", "JsonErrorTask"]
+__all__ = ["WIRE_CODES", "JsonErrorChannel", "JsonErrorTask"]
 
-_CODES = {
+WIRE_CODES = {
     400: "invalid_request",
     413: "payload_too_large",
     431: "headers_too_large",
@@ -57,7 +57,7 @@ class JsonErrorTask(ErrorTask):  # type: ignore[misc]
         body = json.dumps(
             {
                 "error": _message(status, text[:200], limit),
-                "code": _CODES.get(status, "invalid_request"),
+                "code": WIRE_CODES.get(status, "invalid_request"),
                 "details": details,
             }
         ).encode()
