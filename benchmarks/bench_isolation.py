@@ -5,15 +5,17 @@ worker processes, side by side in one run.
 Usage::
 
     python benchmarks/bench_isolation.py [--duration 30] [--messages 200000] [--clients 2]
-                                         [--flood-requests 100] [--modes pool,inprocess]
+                                         [--flood-requests 100] [--pushes 30]
+                                         [--modes pool,inprocess]
                                          [--json PATH]
 
 For each mode (``pool``: SPOKE_WORKER_PROCESSES=2, the default; ``inprocess``:
 SPOKE_WORKER_PROCESSES=0, compiles in the server's own threads, as before the pool existed) it
 starts a real ``spoke serve`` on filesystem storage and measures:
 
-1. **small pushes**: 30 sequential pushes of a 1-file module and 10 of the 50-file module of
-   ``bench_core.py`` (distinct versions; p50/p99 in ms): what the pool costs a normal push;
+1. **small pushes**: ``--pushes`` (30) sequential pushes of a 1-file module and a third as many
+   of the 50-file module of ``bench_core.py`` (distinct versions; p50/p99 in ms): what the pool
+   costs a normal push;
 2. **stall**: ``--clients`` threads each POST ``/api/v1/validate`` with a valid schema of
    ``--messages`` messages (200,000 is about 7 MB) in a loop for ``--duration`` seconds, while a
    prober opens a new connection to ``/health/live`` every 100 ms (as the kubelet does) and a
@@ -141,20 +143,23 @@ class Spoke:
         }
 
 
-def small_pushes(spoke: Spoke) -> dict[str, Any]:
+def small_pushes(spoke: Spoke, count: int) -> dict[str, Any]:
     one = {"path": "tiny/v1/tiny.proto", "content": 'syntax = "proto3";\npackage tiny.v1;\n'}
     fifty = [{"path": p, "content": c} for p, c in generate_module(50, "r1").items()]
     figures: dict[str, Any] = {}
     conn = spoke.connection()
     try:
-        for name, files, count in (("1 file", [one], 30), ("50 files", fifty, 10)):
+        for name, files, times_pushed in (
+            ("1 file", [one], count),
+            ("50 files", fifty, max(1, count // 3)),
+        ):
             module = "tiny" if name == "1 file" else "fifty"
             spoke.post("/api/v1/modules", {"name": module}, conn)
             spoke.post(
                 f"/api/v1/modules/{module}/versions", {"version": "0.0.1", "files": files}, conn
             )  # warm-up, untimed
             times = []
-            for i in range(count):
+            for i in range(times_pushed):
                 started = time.perf_counter()
                 status = spoke.post(
                     f"/api/v1/modules/{module}/versions",
@@ -269,7 +274,7 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict[str, Any]:
     log(f"{mode}: starting spoke serve (SPOKE_WORKER_PROCESSES={MODES[mode]})")
     with Spoke(mode, root) as spoke:
         log(f"{mode}: small pushes")
-        pushes = small_pushes(spoke)
+        pushes = small_pushes(spoke, args.pushes)
         log(f"{mode}: {args.clients} clients compiling {args.messages} messages, {args.duration}s")
         stalled = stall(spoke, args.messages, args.clients, args.duration)
         count = args.flood_requests if mode == "pool" else min(args.flood_requests, 20)
@@ -329,6 +334,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=200_000, help="messages of the big schema")
     parser.add_argument("--clients", type=int, default=2, help="clients compiling in a loop")
     parser.add_argument("--flood-requests", type=int, default=100, help="error-heavy validates")
+    parser.add_argument(
+        "--pushes", type=int, default=30, help="timed 1-file pushes (a third as many 50-file ones)"
+    )
     parser.add_argument("--modes", default="pool,inprocess", help="pool, inprocess, or both")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)

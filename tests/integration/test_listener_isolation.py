@@ -16,16 +16,15 @@ from spoke_process import RunningServer, start_server
 
 pytestmark = pytest.mark.slow
 
-LIMIT = 20
+DEFAULT_LIMIT = 100  # SPOKE_CONNECTION_LIMIT's default
 _HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: "
 HUGE_HEADER = _HEAD + b"a" * (256 * 1024 - len(_HEAD))
 
 
 @pytest.fixture
 def limited_server(tmp_path: Path) -> Iterator[RunningServer]:
-    server = start_server(
-        tmp_path, {"SPOKE_CONNECTION_LIMIT": str(LIMIT), "SPOKE_MAX_BODY_BYTES": "64KiB"}
-    )
+    """A server with the default connection limit and a 64 KiB body limit."""
+    server = start_server(tmp_path, {"SPOKE_MAX_BODY_BYTES": "64KiB"})
     yield server
     server.process.terminate()
     server.process.wait(timeout=30)
@@ -53,7 +52,7 @@ def test_idle_connections_at_twice_the_api_limit_leave_the_probes_answering(
     limited_server: RunningServer,
 ) -> None:
     with ExitStack() as stack:
-        for _ in range(2 * LIMIT):
+        for _ in range(2 * DEFAULT_LIMIT):
             sock = stack.enter_context(
                 socket.create_connection(("127.0.0.1", _port(limited_server.api)), timeout=5)
             )
@@ -69,18 +68,52 @@ def test_keep_alive_clients_above_the_api_limit_leave_the_probes_answering(
     limited_server: RunningServer,
 ) -> None:
     with ExitStack() as stack:
-        for _ in range(2 * LIMIT):
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", _port(limited_server.api), timeout=0.5
+        for _ in range(2 * DEFAULT_LIMIT):
+            sock = stack.enter_context(
+                socket.create_connection(("127.0.0.1", _port(limited_server.api)), timeout=5)
             )
-            stack.callback(connection.close)
-            try:
-                connection.request("GET", "/api/v1/modules")
-                connection.getresponse().read()
-            except OSError:
-                pass  # past the limit a connection waits in the kernel's queue: expected
+            # A whole request on a keep-alive connection: the first hundred are answered and
+            # stay open, the others wait in the kernel's queue.
+            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
         durations = [_probe(limited_server) for _ in range(10)]
     assert max(durations) < 1.0, durations
+
+
+def test_the_api_serves_at_most_its_connection_limit(tmp_path: Path) -> None:
+    server = start_server(tmp_path, {"SPOKE_CONNECTION_LIMIT": "5"})
+    try:
+        with ExitStack() as idle:
+            for _ in range(5):
+                sock = idle.enter_context(
+                    socket.create_connection(("127.0.0.1", _port(server.api)), timeout=5)
+                )
+                sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")
+            time.sleep(0.5)
+            waiting = socket.create_connection(("127.0.0.1", _port(server.api)), timeout=1)
+            waiting.sendall(b"GET /api/v1/modules HTTP/1.1\r\nHost: x\r\n\r\n")
+            # Past the limit the connection waits in the kernel's queue: no answer comes.
+            with pytest.raises(TimeoutError):
+                waiting.recv(1024)
+            assert _probe(server) < 1.0
+        # Once the others are closed, it is served.
+        waiting.settimeout(30)
+        assert waiting.recv(1024).startswith(b"HTTP/1.1 200")
+        waiting.close()
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(tmp_path: Path) -> None:
+    server = start_server(tmp_path, {"SPOKE_IDLE_TIMEOUT": "1s"})
+    try:
+        with socket.create_connection(("127.0.0.1", _port(server.api)), timeout=30) as sock:
+            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")  # and then nothing
+            assert sock.recv(1024) == b""  # the server closed it
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
 
 
 def test_the_connection_gauge_shows_open_api_connections(limited_server: RunningServer) -> None:
