@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from spoke.cache import SafeCache
 from spoke.dependencies import DependencyResolver
@@ -49,6 +50,8 @@ from spoke.validation import find_path_clash, validate_module_name, validate_ver
 from spoke.workers import InProcessWork, SchemaWork
 
 __all__ = ["FileContent", "PushRequest", "PushResult", "RegistryService", "ValidationResult"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,25 +337,30 @@ class RegistryService:
         are part of the result.
         """
         try:
-            compiled = self._compile(files, dependencies)
+            diagnostics = self._compile(files, dependencies, self.work.diagnose)
         except CompilationFailed as failed:
             return ValidationResult(valid=False, diagnostics=failed.diagnostics)
-        return ValidationResult(valid=True, diagnostics=compiled.diagnostics)
+        return ValidationResult(valid=True, diagnostics=diagnostics)
 
     def _compile_with_dependencies(
         self, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
     ) -> CompileResult:
         """Compile for a push or a check: compile errors are a 422 (``Unprocessable``)."""
         try:
-            return self._compile(files, dependencies)
+            return self._compile(files, dependencies, self.work.compile)
         except CompilationFailed as failed:
             raise _compilation_error(failed) from None
 
     def _compile(
-        self, files: Mapping[str, str], dependencies: Sequence[DependencyRef]
-    ) -> CompileResult:
-        """Compile with the files of ``dependencies`` importable. Raises ``CompilationFailed``,
-        ``Unprocessable`` for paths that shadow others, and the limits of :attr:`work`."""
+        self,
+        files: Mapping[str, str],
+        dependencies: Sequence[DependencyRef],
+        run: Callable[[Mapping[str, str], Mapping[str, str]], T],
+    ) -> T:
+        """``run`` (a compile of :attr:`work`) with the files of ``dependencies`` importable.
+
+        Raises ``CompilationFailed``, ``Unprocessable`` for paths that shadow others, and the
+        limits of :attr:`work`."""
         for path in files:
             if path in self._well_known:
                 raise Unprocessable(
@@ -387,7 +395,7 @@ class RegistryService:
             with child_span(
                 "protoc.compile", {"protoc.files": len(files), "protoc.imports": len(include)}
             ):
-                return self.work.compile(files, include)
+                return run(files, include)
         except CompilationFailed:
             outcome = "failed"
             raise

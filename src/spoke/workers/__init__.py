@@ -16,9 +16,9 @@ from spoke.compat import Comparison, Schema, compare
 from spoke.compat.diff import Change
 from spoke.protobuf import CompileResult, compile_files
 from spoke.protobuf.compiler import PROTOC_LOG, failure_from_log
-from spoke.protobuf.diagnostics import OUTPUT_LIMIT
+from spoke.protobuf.diagnostics import OUTPUT_LIMIT, Diagnostics
 from spoke.workers.pool import OutputWatch, WorkerPool
-from spoke.workers.tasks import compare_task, compile_task, diff_task
+from spoke.workers.tasks import compare_task, compile_task, diagnose_task, diff_task
 
 __all__ = ["InProcessWork", "OutputWatch", "PooledWork", "SchemaWork", "WorkerPool"]
 
@@ -31,6 +31,11 @@ class SchemaWork(Protocol):
 
         Raises ``CompilationFailed`` (the input does not compile), and, in a pool,
         ``LimitExceeded`` and ``Overloaded``."""
+        ...
+
+    def diagnose(self, files: Mapping[str, str], include_files: Mapping[str, str]) -> Diagnostics:
+        """What :meth:`compile` would warn about, without the compiled result; raises as it
+        does."""
         ...
 
     def compare(
@@ -59,6 +64,9 @@ class InProcessWork:
     def compile(self, files: Mapping[str, str], include_files: Mapping[str, str]) -> CompileResult:
         return compile_files(files=files, include_files=include_files)
 
+    def diagnose(self, files: Mapping[str, str], include_files: Mapping[str, str]) -> Diagnostics:
+        return self.compile(files, include_files).diagnostics
+
     def compare(
         self, candidate: Schema, earlier: Sequence[Schema], *, mode: str, rules: str
     ) -> Comparison:
@@ -74,6 +82,16 @@ class InProcessWork:
         pass
 
 
+def _protoc_watch(files: Mapping[str, str], include_files: Mapping[str, str]) -> OutputWatch:
+    """protoc's log is watched: past OUTPUT_LIMIT bytes protoc is stopped, and the errors are
+    read from the head of the log."""
+    return OutputWatch(
+        PROTOC_LOG,
+        OUTPUT_LIMIT,
+        partial(failure_from_log, files=files, include_files=include_files),
+    )
+
+
 class PooledWork:
     """:class:`SchemaWork` in the worker processes of ``pool``."""
 
@@ -81,15 +99,19 @@ class PooledWork:
         self.pool = pool
 
     def compile(self, files: Mapping[str, str], include_files: Mapping[str, str]) -> CompileResult:
-        # protoc's log is watched: past OUTPUT_LIMIT bytes protoc is stopped, and the errors
-        # are read from the head of the log.
-        watch = OutputWatch(
-            PROTOC_LOG,
-            OUTPUT_LIMIT,
-            partial(failure_from_log, files=files, include_files=include_files),
-        )
         return self.pool.run(
-            "compile", compile_task, (dict(files), dict(include_files)), watch=watch
+            "compile",
+            compile_task,
+            (dict(files), dict(include_files)),
+            watch=_protoc_watch(files, include_files),
+        )
+
+    def diagnose(self, files: Mapping[str, str], include_files: Mapping[str, str]) -> Diagnostics:
+        return self.pool.run(
+            "compile",
+            diagnose_task,
+            (dict(files), dict(include_files)),
+            watch=_protoc_watch(files, include_files),
         )
 
     def compare(

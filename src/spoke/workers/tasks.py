@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from spoke.compat import Comparison, Schema, compare
 from spoke.compat.diff import Change, diff
 from spoke.protobuf import CompileResult, compile_files
+from spoke.protobuf.diagnostics import Diagnostics
 
-__all__ = ["compare_task", "compile_task", "diff_task"]
+__all__ = ["compare_task", "compile_task", "diagnose_task", "diff_task"]
 
 
 def compile_task(
@@ -20,6 +21,14 @@ def compile_task(
 ) -> CompileResult:
     """:func:`spoke.protobuf.compile_files` with its tree and log in ``workdir``."""
     return compile_files(files=files, include_files=include_files, workdir=workdir)
+
+
+def diagnose_task(
+    workdir: str, files: Mapping[str, str], include_files: Mapping[str, str]
+) -> Diagnostics:
+    """The diagnostics of a successful compile, without the descriptor set (which can be many
+    times the size of the files, and which a validation does not need)."""
+    return compile_task(workdir, files, include_files).diagnostics
 
 
 def compare_task(
