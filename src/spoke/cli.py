@@ -69,7 +69,11 @@ def serve() -> None:
 
 @main.command()
 def plugins() -> None:
-    """List installed backend plugins, and those that failed to load."""
+    """List installed backend plugins, and those that failed to load.
+
+    A backend whose extra is not installed is listed with `unusable:` and the install hint.
+    Exits 1 when a plugin failed to load.
+    """
     from spoke.plugins import create_plugin_registry
 
     catalog = create_plugin_registry().catalog()
@@ -81,6 +85,9 @@ def plugins() -> None:
         click.echo(f"{kind} backends:")
         for descriptor in descriptors:
             click.echo(f"  {descriptor.name:<14} {descriptor.description}  [{descriptor.plugin}]")
+            reason = descriptor.unusable_reason()
+            if reason is not None:
+                click.echo(f"  {'':<14} unusable: {reason}")
     if catalog.failures:
         click.echo("failed to load:")
         for failure in catalog.failures:

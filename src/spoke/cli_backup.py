@@ -25,6 +25,7 @@ from spoke.backup import (
     verify_archive,
 )
 from spoke.errors import SpokeError
+from spoke.plugins import missing_extra, missing_modules
 from spoke.settings import Settings, SettingsError, load_settings
 
 __all__ = ["backup", "restore"]
@@ -65,7 +66,7 @@ def _s3_filesystem(settings: Settings) -> Any:
     try:
         s3fs = importlib.import_module("s3fs")
     except ImportError:
-        _fail("s3:// archives need s3fs (pip install 'spoke[s3]')", EXIT_CONFIG)
+        _fail(missing_extra("s3:// archives", "s3", missing_modules(["s3fs"])), EXIT_CONFIG)
     client_kwargs: dict[str, Any] = {"region_name": settings.s3_region}
     if settings.s3_endpoint:
         client_kwargs["endpoint_url"] = settings.s3_endpoint
