@@ -131,7 +131,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "filesystem_root",
         _path,
         "./spoke-data",
-        "Directory of the filesystem storage and blob backends; created when missing.",
+        "Directory of the filesystem storage and blob backends; created by the first write "
+        "(a server: its first readiness check), never by reading it (`spoke backup`). "
+        "A relative path is taken from the working directory.",
     ),
     SettingSpec(
         "SPOKE_LOG_LEVEL",
