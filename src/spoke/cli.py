@@ -9,7 +9,7 @@ import click
 
 from spoke import __version__
 from spoke.errors import SpokeError
-from spoke.settings import SETTINGS, Settings, SettingsError, load_settings
+from spoke.settings import SETTINGS, Settings, SettingsError, environment_value, load_settings
 
 __all__ = ["main"]
 
@@ -109,12 +109,16 @@ def plugins() -> None:
 
 @main.command(name="settings")
 def show_settings() -> None:
-    """Print every SPOKE_* setting with its effective value (secrets hidden)."""
+    """Print every SPOKE_* setting with its effective value (secrets hidden).
+
+    Each value is written as the variable would hold it (a list comma-separated, booleans
+    true/false, nothing when unset), so a line can be copied into an environment file.
+    """
     settings = _settings()
     for spec in SETTINGS:
         value = getattr(settings, spec.attribute)
-        shown = "(hidden)" if spec.secret and value else value
-        click.echo(f"{spec.env}={'' if shown is None else shown}")
+        shown = "(hidden)" if spec.secret and value else environment_value(value)
+        click.echo(f"{spec.env}={shown}")
 
 
 # Commands that live in their own modules, registered here so `spoke --help` lists them.

@@ -20,6 +20,7 @@ from spoke.listeners import (
     check_can_listen,
     explain_listen_failure,
 )
+from spoke.settings import SETTINGS, SettingSpec, environment_value, load_settings
 
 
 def test_version_flag_prints_the_package_version() -> None:
@@ -139,3 +140,55 @@ def test_the_message_brackets_an_ipv6_host_and_blames_the_host_when_it_does_not_
     ):
         check_can_listen([Listener("nowhere.invalid", 8080, "SPOKE_PORT")])
 
+
+# -- spoke settings prints what the environment would hold ---------------------------------------
+
+LIST_SETTINGS = [
+    spec for spec in SETTINGS if isinstance(getattr(load_settings({}), spec.attribute), tuple)
+]
+LIST_VALUES = {
+    "SPOKE_POSTGRES_REPLICA_URLS": "postgresql://s:pw@r1:5432/spoke,postgresql://s:pw@r2/spoke"
+}
+
+
+def _settings_output(env: dict[str, str]) -> dict[str, str]:
+    result = CliRunner().invoke(main, ["settings"], env=env)
+    assert result.exit_code == 0, result.output
+    return dict(line.split("=", 1) for line in result.output.splitlines())
+
+
+def test_there_are_list_settings_and_each_has_a_sample_value_here() -> None:
+    assert LIST_SETTINGS
+    assert {spec.env for spec in LIST_SETTINGS} == set(LIST_VALUES)
+
+
+@pytest.mark.parametrize("spec", LIST_SETTINGS, ids=lambda spec: spec.env)
+def test_a_list_setting_is_printed_comma_separated_or_hidden(spec: SettingSpec) -> None:
+    assert _settings_output({})[spec.env] == ""  # not "()"
+    shown = _settings_output({spec.env: LIST_VALUES[spec.env]})[spec.env]
+    if spec.secret:
+        assert shown == "(hidden)"
+    # What would be printed unmasked parses back to the same list.
+    value = getattr(load_settings({spec.env: LIST_VALUES[spec.env]}), spec.attribute)
+    assert len(value) == 2
+    assert environment_value(value) == LIST_VALUES[spec.env]
+    assert getattr(load_settings({spec.env: environment_value(value)}), spec.attribute) == value
+
+
+def test_every_printed_value_parses_back_to_the_same_setting() -> None:
+    env = {
+        "SPOKE_CACHE_ENABLED": "no",
+        "SPOKE_SHUTDOWN_TIMEOUT": "1m",
+        "SPOKE_L1_CACHE_SIZE": "2MiB",
+        "SPOKE_REDIS_L1_TTL": "500ms",
+        "SPOKE_OTEL_SAMPLE_RATIO": "0.25",
+    }
+    settings = load_settings(env)
+    printed = _settings_output(env)
+    assert printed["SPOKE_CACHE_ENABLED"] == "false"
+    for spec in SETTINGS:
+        if spec.secret:
+            continue
+        raw = printed[spec.env]
+        again = load_settings({spec.env: raw} if raw else {})
+        assert getattr(again, spec.attribute) == getattr(settings, spec.attribute), spec.env
