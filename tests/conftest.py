@@ -9,16 +9,12 @@ by skipping the backends.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-from spoke.logs import SinkHandler
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES_DIR = ROOT / ".services"
@@ -101,21 +97,3 @@ def redis_sentinel_url() -> str:
 def s3_endpoint() -> str:
     """HTTP endpoint of the S3-compatible server (moto in server mode)."""
     return require_service("SPOKE_TEST_S3_ENDPOINT", default_port=80)
-
-
-@pytest.fixture(autouse=True)
-def _root_logging_restored() -> Iterator[None]:
-    """Put the root logger back as it was after each test.
-
-    ``spoke serve`` run in process (click's runner) calls ``configure_logging``, which replaces
-    the root handlers with Spoke's own; left in place, the access lines of every later test
-    bypass ``caplog`` and the tests that read them fail depending on the order tests run in.
-    """
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers and isinstance(handler, SinkHandler):
-            handler.sink.close()  # its writer thread
-    root.handlers[:] = handlers
-    root.setLevel(level)
