@@ -8,7 +8,8 @@
   and that every version's blobs and pins are in the archive.
 * :func:`restore_archive` verifies, then plans against the target without writing (a version
   stored there with different content refuses the whole restore), then writes blobs, modules,
-  and versions in dependency order. Identical versions and existing modules are kept.
+  and versions in dependency order. Identical versions and existing modules are kept. A dry run
+  stops after the plan and reports the counts the real run would (barring concurrent writers).
 
 The archive format is in :mod:`spoke.backup_format`.
 """
@@ -246,6 +247,12 @@ def restore_archive(
     if dry_run:
         summary.modules_created = len(new_modules)
         summary.versions_created = len(to_create)
+        # What _put_blobs would do with each blob member, asked the same way.
+        for digest in checked.blob_digests:
+            if blobs.exists(digest=digest):
+                summary.blobs_present += 1
+            else:
+                summary.blobs_written += 1
         return summary
 
     # Blobs first: a blob store failing here leaves orphan blobs (harmless), no metadata.

@@ -34,6 +34,7 @@ class Verification:
     modules: list[Module] = field(default_factory=list)
     versions: list[Version] = field(default_factory=list)
     blobs: int = 0
+    blob_digests: list[str] = field(default_factory=list)  # of the blob members, in order
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,6 +156,7 @@ def verify_archive(source: IO[bytes], *, max_member: int = MAX_MEMBER_BYTES) -> 
             match = BLOB_MEMBER.fullmatch(member.name)
             if match:
                 result.blobs += 1
+                result.blob_digests.append(match.group(2))
                 if match.group(2) != sha:
                     problems.append(f"{member.name}: content does not hash to its name ({sha})")
             else:

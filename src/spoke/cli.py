@@ -9,7 +9,7 @@ import click
 
 from spoke import __version__
 from spoke.errors import SpokeError
-from spoke.settings import SETTINGS, Settings, SettingsError, load_settings
+from spoke.settings import SETTINGS, Settings, SettingsError, environment_value, load_settings
 
 __all__ = ["main"]
 
@@ -42,6 +42,12 @@ def serve() -> None:
     A bad value stops startup with exit code 2.
     """
     from spoke.api.app import create_app
+    from spoke.listeners import (
+        CannotListen,
+        check_can_listen,
+        configured_listeners,
+        explain_listen_failure,
+    )
     from spoke.logs import configure_logging
     from spoke.plugins import UnknownBackend
     from spoke.server import SpokeServer
@@ -57,11 +63,17 @@ def serve() -> None:
     except SpokeError as exc:  # a backend that cannot start (unreachable, unreadable)
         click.echo(f"spoke: cannot start: {exc.message}", err=True)
         sys.exit(1)
+    listeners = configured_listeners(settings)
     try:
+        check_can_listen(listeners)  # names the port and its setting, which waitress does not
         server = SpokeServer(application)
-    except OSError as exc:
+    except CannotListen as exc:
         application.close()
-        click.echo(f"spoke: cannot listen: {exc.strerror or exc}", err=True)
+        click.echo(f"spoke: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # taken between the check and the bind
+        application.close()
+        click.echo(f"spoke: {explain_listen_failure(listeners, exc)}", err=True)
         sys.exit(1)
     server.install_signal_handlers()
     server.serve_forever()
@@ -69,7 +81,11 @@ def serve() -> None:
 
 @main.command()
 def plugins() -> None:
-    """List installed backend plugins, and those that failed to load."""
+    """List installed backend plugins, and those that failed to load.
+
+    A backend whose extra is not installed is listed with `unusable:` and the install hint.
+    Exits 1 when a plugin failed to load.
+    """
     from spoke.plugins import create_plugin_registry
 
     catalog = create_plugin_registry().catalog()
@@ -81,6 +97,9 @@ def plugins() -> None:
         click.echo(f"{kind} backends:")
         for descriptor in descriptors:
             click.echo(f"  {descriptor.name:<14} {descriptor.description}  [{descriptor.plugin}]")
+            reason = descriptor.unusable_reason()
+            if reason is not None:
+                click.echo(f"  {'':<14} unusable: {reason}")
     if catalog.failures:
         click.echo("failed to load:")
         for failure in catalog.failures:
@@ -90,12 +109,16 @@ def plugins() -> None:
 
 @main.command(name="settings")
 def show_settings() -> None:
-    """Print every SPOKE_* setting with its effective value (secrets hidden)."""
+    """Print every SPOKE_* setting with its effective value (secrets hidden).
+
+    Each value is written as the variable would hold it (a list comma-separated, booleans
+    true/false, nothing when unset), so a line can be copied into an environment file.
+    """
     settings = _settings()
     for spec in SETTINGS:
         value = getattr(settings, spec.attribute)
-        shown = "(hidden)" if spec.secret and value else value
-        click.echo(f"{spec.env}={'' if shown is None else shown}")
+        shown = "(hidden)" if spec.secret and value else environment_value(value)
+        click.echo(f"{spec.env}={shown}")
 
 
 # Commands that live in their own modules, registered here so `spoke --help` lists them.

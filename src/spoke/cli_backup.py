@@ -1,5 +1,10 @@
 """``spoke backup`` and ``spoke restore``: portable archives of a whole registry.
 
+Both say first which backends they read or write, and where (a filesystem root as an absolute
+path, so a relative ``SPOKE_FILESYSTEM_ROOT`` read from the wrong directory shows); a backup of
+an empty registry warns. Neither creates anything to read: a backup, or a dry run, of a data
+directory that does not exist leaves it not existing.
+
 Exit codes: 0 success; 1 the backup, verification or restore failed (one line per problem on
 stderr, nothing written on refusal); 2 a configuration or usage error.
 """
@@ -13,19 +18,24 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from spoke.backup import (
     BackupError,
+    BackupSummary,
     RestoreRefused,
     create_backup,
     restore_archive,
     verify_archive,
 )
 from spoke.errors import SpokeError
+from spoke.plugins import missing_extra, missing_modules
 from spoke.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from spoke.api.app import Backends
 
 __all__ = ["backup", "restore"]
 
@@ -65,7 +75,7 @@ def _s3_filesystem(settings: Settings) -> Any:
     try:
         s3fs = importlib.import_module("s3fs")
     except ImportError:
-        _fail("s3:// archives need s3fs (pip install 'spoke[s3]')", EXIT_CONFIG)
+        _fail(missing_extra("s3:// archives", "s3", missing_modules(["s3fs"])), EXIT_CONFIG)
     client_kwargs: dict[str, Any] = {"region_name": settings.s3_region}
     if settings.s3_endpoint:
         client_kwargs["endpoint_url"] = settings.s3_endpoint
@@ -117,7 +127,45 @@ def _opener(path: Path) -> Any:
     return open_archive
 
 
-def _backends(settings: Settings) -> Any:
+def _where(backend: str, settings: Settings) -> str:
+    """``<backend> at <where it keeps its data>`` for a built-in backend (never a password)."""
+    if backend == "filesystem":
+        where = str(settings.filesystem_root.resolve())
+    elif backend == "s3":
+        where = f"s3://{settings.s3_bucket}/{settings.s3_prefix}"
+    elif backend == "postgres" and settings.postgres_url:
+        from spoke_plugins.postgres.engine import redact_url
+
+        where = redact_url(settings.postgres_url)
+    elif backend == "memory":
+        where = "this process's memory (empty at every start)"
+    else:
+        return backend
+    return f"{backend} at {where}"
+
+
+def _describe(backends: Backends, settings: Settings) -> str:
+    storage = _where(backends.storage_name, settings)
+    blobs = _where(backends.blob_name, settings)
+    return f"storage {storage}, blobs {blobs}"
+
+
+def _warn_if_empty(summary: BackupSummary, backends: Backends, settings: Settings) -> None:
+    if summary.modules or summary.versions:
+        return
+    if backends.storage_name == "filesystem":
+        root = settings.filesystem_root.resolve()
+        hint = f"nothing is stored under {root}" if root.exists() else f"{root} does not exist"
+        hint += (
+            f"; is SPOKE_FILESYSTEM_ROOT ({settings.filesystem_root}) right? A relative one is "
+            f"taken from the working directory, {Path.cwd()}"
+        )
+    else:
+        hint = "is SPOKE_STORAGE_TYPE, and its settings, the registry you meant?"
+    click.echo(f"spoke: warning: the registry read is empty (no modules): {hint}", err=True)
+
+
+def _backends(settings: Settings) -> Backends:
     from spoke.api.app import build_backends
     from spoke.plugins import UnknownBackend, create_plugin_registry
 
@@ -184,6 +232,7 @@ def _backup(output: str, settings: Settings) -> None:
     if s3_path is None and not final.parent.is_dir():
         _fail(f"{output}: directory {final.parent} does not exist")
     backends = _backends(settings)
+    click.echo(f"backup: reading {_describe(backends, settings)}")
     try:
         with contextlib.ExitStack() as cleanup:
             directory = final.parent
@@ -222,6 +271,7 @@ def _backup(output: str, settings: Settings) -> None:
         f"backup: {summary.modules} modules, {summary.versions} versions, {summary.blobs} blobs, "
         f"{summary.bytes} bytes, sha256 {summary.sha256} -> {output}"
     )
+    _warn_if_empty(summary, backends, settings)
 
 
 @click.command()
@@ -237,6 +287,7 @@ def restore(archive: str, dry_run: bool) -> None:
     settings = _settings()
     with _local_copy(archive, settings) as path:
         backends = _backends(settings)
+        click.echo(f"restore: into {_describe(backends, settings)}")
         try:
             summary = restore_archive(
                 _opener(path), backends.storage, backends.blobs, dry_run=dry_run

@@ -17,7 +17,9 @@ from typing import NoReturn
 import click
 
 from spoke.errors import SpokeError
+from spoke.plugins import missing_extra, missing_modules
 from spoke.settings import SettingsError, load_settings
+from spoke_plugins import postgres
 
 __all__ = ["migrate"]
 
@@ -50,10 +52,13 @@ def migrate(check: bool) -> None:
     url = settings.postgres_url
     if not url:
         _fail("configuration error: SPOKE_POSTGRES_URL is not set", EXIT_CONFIG)
+    missing = missing_modules(postgres.REQUIRES)
+    if missing:
+        _fail(missing_extra("migrate", postgres.EXTRA, missing), EXIT_CONFIG)
     try:
         from spoke_plugins.postgres import migrate as migrations
-    except ImportError as exc:  # the optional extra is missing
-        _fail(f"migrate needs the postgres extra (pip install 'spoke[postgres]'): {exc}", 2)
+    except ImportError as exc:  # installed, but broken
+        _fail(f"{missing_extra('migrate', postgres.EXTRA)}: {exc}", EXIT_CONFIG)
     timeout = max(settings.postgres_timeout, 1.0)
     try:
         head = migrations.head_revision()

@@ -30,7 +30,9 @@ from typing import Any, NoReturn
 import click
 
 from spoke.errors import SpokeError
+from spoke.plugins import missing_extra, missing_modules
 from spoke.settings import Settings, SettingsError, load_settings, parse_duration
+from spoke_plugins import postgres
 
 __all__ = ["wait"]
 
@@ -80,17 +82,17 @@ def _without_prefix(message: str, prefix: str) -> str:
 
 
 def _postgres_probe(url: str, *, migrated: bool) -> Probe:
+    what = "waiting for PostgreSQL"
+    missing = missing_modules(postgres.REQUIRES)
+    if missing:
+        _fail(missing_extra(what, postgres.EXTRA, missing), EXIT_CONFIG)
     try:
         from alembic.script import ScriptDirectory
 
         from spoke_plugins.postgres import migrate as migrations
         from spoke_plugins.postgres.engine import normalize_url, redact_url
-    except ImportError as exc:
-        _fail(
-            f"waiting for PostgreSQL needs the postgres extra (pip install 'spoke[postgres]'): "
-            f"{exc}",
-            EXIT_CONFIG,
-        )
+    except ImportError as exc:  # installed, but broken
+        _fail(f"{missing_extra(what, postgres.EXTRA)}: {exc}", EXIT_CONFIG)
     try:
         where = redact_url(normalize_url(url))
     except ValueError as exc:
@@ -134,7 +136,7 @@ def _redis_probe(settings: Settings) -> Probe:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
     except ImportError:
-        _fail("waiting for Redis needs the redis extra (pip install 'spoke[redis]')", EXIT_CONFIG)
+        _fail(missing_extra("waiting for Redis", "redis", missing_modules(["redis"])), EXIT_CONFIG)
     assert settings.redis_url is not None
     sentinel_class: Any = redis.sentinel.Sentinel  # untyped in redis-py
     try:

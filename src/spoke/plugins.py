@@ -11,20 +11,24 @@ package does::
 
 Each backend hook returns a list of small descriptors (name, description, factory). Spoke calls a
 factory only for the backend selected by the settings, so an installed plugin whose driver is
-missing costs nothing until it is chosen.
+missing costs nothing until it is chosen. A descriptor names the modules its factory needs
+(``requires``) and the Spoke extra that installs them (``extra``): a backend whose modules are
+missing is listed as unusable, with the install hint, and selecting it is refused with that hint
+(:class:`BackendNotInstalled`) before any backend is created.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast
 
 import pluggy
 
 from spoke.interfaces import BlobStore, Cache, Storage
-from spoke.settings import Settings
+from spoke.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     # spoke.codegen builds on this module (its built-in languages are a plugin): it is imported
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "BackendCatalog",
+    "BackendNotInstalled",
     "BlobBackend",
     "CacheBackend",
     "PluginFailure",
@@ -43,6 +48,8 @@ __all__ = [
     "create_plugin_registry",
     "hookimpl",
     "hookspec",
+    "missing_extra",
+    "missing_modules",
 ]
 
 ENTRY_POINT_GROUP = "spoke"
@@ -52,27 +59,71 @@ hookimpl = pluggy.HookimplMarker("spoke")
 B = TypeVar("B")
 
 
+def missing_extra(what: str, extra: str, missing: Iterable[str] = ()) -> str:
+    """``<what> needs the <extra> extra: pip install 'spoke[<extra>]'``, followed by
+    ``(not installed: a, b)`` when the missing modules are given: the one wording Spoke uses for
+    an optional extra that is not installed."""
+    message = f"{what} needs the {extra} extra: pip install 'spoke[{extra}]'"
+    absent = ", ".join(missing)
+    return f"{message} (not installed: {absent})" if absent else message
+
+
+def missing_modules(modules: Iterable[str]) -> tuple[str, ...]:
+    """The top-level ``modules`` that cannot be found. Nothing is imported to find out."""
+    return tuple(module for module in modules if not _findable(module))
+
+
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken parent package, or a module without a spec
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class _BackendDescriptor(Generic[B]):
+    kind: ClassVar[str] = "backend"
+
     name: str
     description: str
     factory: Callable[[Settings], B]
     plugin: str = field(default="", compare=False)
+    # Top-level modules the factory imports, looked up (never imported) to tell whether the
+    # backend can be used; and the Spoke extra that installs them ("" for a third-party plugin).
+    requires: tuple[str, ...] = field(default=(), compare=False)
+    extra: str = field(default="", compare=False)
+
+    def unusable_reason(self) -> str | None:
+        """Why this backend cannot be used in this environment, with the install hint; ``None``
+        when everything it ``requires`` is installed (found without importing it)."""
+        missing = missing_modules(self.requires)
+        if not missing:
+            return None
+        what = f"the {self.name} {self.kind} backend"
+        if self.extra:
+            return missing_extra(what, self.extra, missing)
+        return f"{what} needs modules that are not installed: {', '.join(missing)}"
 
 
 @dataclass(frozen=True, slots=True)
 class StorageBackend(_BackendDescriptor[Storage]):
     """A storage backend: ``factory(settings)`` returns a :class:`spoke.interfaces.Storage`."""
 
+    kind: ClassVar[str] = "storage"
+
 
 @dataclass(frozen=True, slots=True)
 class BlobBackend(_BackendDescriptor[BlobStore]):
     """A blob backend: ``factory(settings)`` returns a :class:`spoke.interfaces.BlobStore`."""
 
+    kind: ClassVar[str] = "blob"
+
 
 @dataclass(frozen=True, slots=True)
 class CacheBackend(_BackendDescriptor[Cache]):
     """A cache backend: ``factory(settings)`` returns a :class:`spoke.interfaces.Cache`."""
+
+    kind: ClassVar[str] = "cache"
 
 
 D = TypeVar("D", "StorageBackend", "BlobBackend", "CacheBackend")
@@ -124,6 +175,14 @@ class PluginFailure:
     error: str
 
 
+class BackendNotInstalled(SettingsError):
+    """The settings select a backend whose required modules (its extra) are not installed."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(variable, reason)
+        self.message = reason
+
+
 class UnknownBackend(LookupError):
     """The settings name a backend no loaded plugin provides."""
 
@@ -154,17 +213,22 @@ class BackendCatalog:
         return {"storage": self.storage, "blob": self.blob, "cache": self.cache}[kind]  # type: ignore[return-value]
 
     def storage_backend(self, name: str) -> StorageBackend:
-        """The storage backend called ``name``. Raises :class:`UnknownBackend`."""
+        """The storage backend called ``name``.
+
+        Raises :class:`UnknownBackend`, or :class:`BackendNotInstalled` when it is provided but
+        what it requires is not installed (the same for the two methods below).
+        """
         for descriptor in self.storage:
             if descriptor.name == name:
-                return descriptor
+                return _usable(descriptor, "SPOKE_STORAGE_TYPE")
         raise UnknownBackend("storage", name, "SPOKE_STORAGE_TYPE", self)
 
     def blob_backend(self, name: str) -> BlobBackend:
-        """The blob backend called ``name``. Raises :class:`UnknownBackend`."""
+        """The blob backend called ``name``. Raises :class:`UnknownBackend`,
+        :class:`BackendNotInstalled`."""
         for descriptor in self.blob:
             if descriptor.name == name:
-                return descriptor
+                return _usable(descriptor, "SPOKE_BLOB_TYPE")
         error = UnknownBackend("blob", name, "SPOKE_BLOB_TYPE", self)
         if any(d.name == name for d in self.storage):
             # SPOKE_BLOB_TYPE unset follows the storage type; a storage-only plugin needs it set.
@@ -172,11 +236,19 @@ class BackendCatalog:
         raise error
 
     def cache_backend(self, name: str) -> CacheBackend:
-        """The cache backend called ``name``. Raises :class:`UnknownBackend`."""
+        """The cache backend called ``name``. Raises :class:`UnknownBackend`,
+        :class:`BackendNotInstalled`."""
         for descriptor in self.cache:
             if descriptor.name == name:
-                return descriptor
+                return _usable(descriptor, "SPOKE_CACHE_TYPE")
         raise UnknownBackend("cache", name, "SPOKE_CACHE_TYPE", self)
+
+
+def _usable(descriptor: D, variable: str) -> D:
+    reason = descriptor.unusable_reason()
+    if reason is not None:
+        raise BackendNotInstalled(variable, reason)
+    return descriptor
 
 
 class PluginRegistry:
@@ -286,9 +358,7 @@ class PluginRegistry:
                         )
                     )
                     continue
-                found[descriptor.name] = kind(
-                    descriptor.name, descriptor.description, descriptor.factory, plugin_name
-                )
+                found[descriptor.name] = replace(descriptor, plugin=plugin_name)
         return sorted(found.values(), key=lambda d: d.name)
 
     def languages(self) -> tuple[list[Language], list[PluginFailure]]:

@@ -36,6 +36,7 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "SettingsError",
+    "environment_value",
     "load_settings",
     "parse_bool",
     "parse_duration",
@@ -175,6 +176,18 @@ class Settings:
         if self.cache_type:
             return self.cache_type
         return "redis" if self.redis_url else "memory"
+
+
+def environment_value(value: object) -> str:
+    """``value`` written the way its ``SPOKE_*`` variable holds it, so that it parses back to
+    the same value: a list comma-separated, a boolean ``true``/``false``, nothing for unset."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(environment_value(item) for item in value)
+    return str(value)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

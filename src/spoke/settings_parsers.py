@@ -13,7 +13,14 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["MAX_SECRET_FILE_BYTES", "parse_bool", "parse_duration", "parse_port", "parse_size"]
+__all__ = [
+    "MAX_SECRET_FILE_BYTES",
+    "MIN_ADMIN_TOKEN_LENGTH",
+    "parse_bool",
+    "parse_duration",
+    "parse_port",
+    "parse_size",
+]
 
 # A secret file holds a password, a token or a few URLs: anything larger is a wrong path (a log,
 # a binary), and reading it whole into memory would be a mistake.
@@ -167,6 +174,68 @@ def _prefix(raw: str) -> str:
 
 def _secret(raw: str) -> str:
     return raw.strip()
+
+
+# An admin token is a bearer token: whoever sends it may create modules and push versions, and a
+# server answers a wrong one as fast as it can, so an attacker may guess online for as long as they
+# like. 32 characters is what the documented generators give at the least (`openssl rand -hex 16`
+# is 128 bits; `openssl rand -hex 32` is 64 characters), and what no one types as a password.
+MIN_ADMIN_TOKEN_LENGTH = 32
+TOKEN_HINT = "generate one with `openssl rand -hex 32`"
+# Values people leave in examples. Short ones are refused for their length anyway; they are named
+# so the message says what is wrong with them.
+_PLACEHOLDERS = frozenset(
+    {"changeme", "secret", "password", "token", "admin", "example", "test", "todo", "default"}
+)
+# Words that mark a placeholder inside a longer value ("CHANGEME-generate-with-openssl..."). Each
+# is at least 6 letters, none of them hexadecimal: a random token holds one by chance with a
+# probability below one in ten million (never one from `openssl rand -hex`).
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "replace",
+    "example",
+    "placeholder",
+    "password",
+    "secret",
+)
+_LONGEST_REPEATED_UNIT = 8
+
+
+def _admin_token(raw: str) -> str:
+    """A secret good enough to guard writes: refuses placeholders, short and repetitive tokens.
+
+    The messages never quote the token: they say what is wrong with it.
+    """
+    value = _secret(raw)
+    lowered = value.lower()
+    problem = None
+    if not value:
+        problem = "is blank"
+    elif lowered.strip("x") == "" or lowered in _PLACEHOLDERS:
+        problem = "is a well-known placeholder, not a secret"
+    elif word := next((w for w in _PLACEHOLDER_WORDS if w in lowered), None):
+        problem = f"looks like a placeholder (it contains {word!r}), not a secret"
+    elif len(value) < MIN_ADMIN_TOKEN_LENGTH:
+        problem = (
+            f"is {len(value)} characters long; it needs at least {MIN_ADMIN_TOKEN_LENGTH} random "
+            "characters so that it cannot be guessed"
+        )
+    elif _repeats_a_short_unit(lowered):
+        problem = "is one short string repeated, which is easy to guess"
+    if problem is not None:
+        raise ValueError(f"the admin token {problem}; {TOKEN_HINT}")
+    return value
+
+
+def _repeats_a_short_unit(value: str) -> bool:
+    """Whether ``value`` is a string of at most 8 characters repeated (``xxxx...``, ``abab...``)."""
+    for size in range(1, _LONGEST_REPEATED_UNIT + 1):
+        unit = value[:size]
+        if (unit * (len(value) // size + 1)).startswith(value):
+            return True
+    return False
 
 
 def _path(raw: str) -> Path:

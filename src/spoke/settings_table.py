@@ -15,6 +15,7 @@ from typing import Any
 
 from spoke import __version__
 from spoke.settings_parsers import (
+    _admin_token,
     _backend_name,
     _bucket,
     _choice,
@@ -146,7 +147,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "filesystem_root",
         _path,
         "./spoke-data",
-        "Directory of the filesystem storage and blob backends; created when missing.",
+        "Directory of the filesystem storage and blob backends; created by the first write "
+        "(a server: its first readiness check), never by reading it (`spoke backup`). "
+        "A relative path is taken from the working directory.",
     ),
     SettingSpec(
         "SPOKE_LOG_LEVEL",
@@ -378,10 +381,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "SPOKE_ADMIN_TOKEN",
         "admin_token",
-        _secret,
+        _admin_token,
         None,
         "When set, creating or updating a module and pushing a version need "
-        "`Authorization: Bearer <token>`. Unset: no authentication.",
+        "`Authorization: Bearer <token>`. Unset: no authentication. At least 32 characters; "
+        "placeholders (CHANGEME, ...) and repetitive tokens are refused.",
         secret=True,
     ),
     SettingSpec(

@@ -1,7 +1,8 @@
 """Filesystem backends: storage ``filesystem`` and blob ``filesystem``.
 
-Both keep their data under ``SPOKE_FILESYSTEM_ROOT`` (created when missing): metadata as JSON files
-under ``<root>/meta/`` (:mod:`spoke_plugins.fs_storage`), blobs under
+Both keep their data under ``SPOKE_FILESYSTEM_ROOT`` (created by the first write or readiness
+check, never by merely opening it, so reading a missing root creates nothing): metadata as JSON
+files under ``<root>/meta/`` (:mod:`spoke_plugins.fs_storage`), blobs under
 ``<root>/blobs/sha256/<2 hex>/<64 hex>`` (:mod:`spoke_plugins.fs_blob`). Every write is crash-safe
 (temp file, fsync, rename or link, fsync of the directory) and creating a module or a version is
 exclusive across processes, so several Spoke processes may share one data directory on a local

@@ -7,11 +7,19 @@ the name is the sha256 of the content.
 
 Temporary files are named ``.tmp-<pid>-<random>``: readers and listings skip every name starting
 with a dot, and :func:`remove_stale_temps` deletes the ones older than an hour (left by a crash)
-when a backend starts.
+when a backend first writes.
+
+Opening a filesystem backend creates and changes nothing: its directories are made by its first
+write or readiness check (a server makes them at once), so reading a data directory that does not
+exist (``spoke backup`` from the wrong working directory, ``spoke restore --dry-run``) reads an
+empty registry and leaves no trace. Opening still refuses a missing directory that could not be
+created (:func:`refuse_uncreatable_directories`), so ``spoke serve`` fails at startup on such a
+path.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -31,6 +39,7 @@ __all__ = [
     "ensure_dir",
     "fsync_dir",
     "link_exclusive",
+    "refuse_uncreatable_directories",
     "remove_stale_temps",
     "replace_atomic",
     "write_temp",
@@ -77,6 +86,28 @@ def ensure_dir(path: Path) -> None:
     except FileExistsError:
         return  # another thread or process made it
     fsync_dir(path.parent)
+
+
+def refuse_uncreatable_directories(*paths: Path) -> None:
+    """Raise ``OSError`` when one of ``paths`` is missing and could not be created: the nearest
+    of its ancestors that exists is not a directory (``ENOTDIR``), is on a read-only filesystem
+    (``EROFS``) or is not writable (``EACCES``). Creates nothing; directories that exist are not
+    checked for writing, so a complete data directory can be read on a read-only mount."""
+    for path in paths:
+        if path.is_dir():
+            continue
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            error = errno.ENOTDIR
+        elif os.statvfs(existing).f_flag & os.ST_RDONLY:
+            error = errno.EROFS
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            error = errno.EACCES
+        else:
+            continue
+        raise OSError(error, os.strerror(error), str(existing))
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -161,9 +192,16 @@ class FilesystemBlobStore:
 
     def __init__(self, *, root: Path | str) -> None:
         self._dir = Path(root).absolute() / "blobs" / "sha256"
+        self._prepared = False
         with backend_errors(self._WHAT):
+            refuse_uncreatable_directories(self._dir)
+
+    def _prepare_to_write(self) -> None:
+        """Create the directory and remove what a crash left, once: on the first write."""
+        if not self._prepared:
             ensure_dir(self._dir)
             remove_stale_temps(self._dir)
+            self._prepared = True
 
     def _path(self, digest: str) -> Path:
         _validate_digest(digest)
@@ -177,6 +215,7 @@ class FilesystemBlobStore:
                 # Make sure the name is durable even if its writer has not fsynced it yet.
                 fsync_dir(path.parent)
                 return digest
+            self._prepare_to_write()
             ensure_dir(path.parent)
             replace_atomic(path, bytes(data))
         return digest
@@ -201,9 +240,12 @@ class FilesystemBlobStore:
 
     def iter_digests(self) -> Iterator[str]:
         with backend_errors(self._WHAT):
-            fanout = sorted(
-                entry.name for entry in os.scandir(self._dir) if _FANOUT.fullmatch(entry.name)
-            )
+            try:
+                fanout = sorted(
+                    entry.name for entry in os.scandir(self._dir) if _FANOUT.fullmatch(entry.name)
+                )
+            except FileNotFoundError:  # nothing was ever written
+                return
         for name in fanout:
             with backend_errors(self._WHAT):
                 try:
@@ -218,6 +260,7 @@ class FilesystemBlobStore:
 
     def check(self) -> None:
         with backend_errors(self._WHAT):
+            self._prepare_to_write()
             probe = write_temp(self._dir, b"probe")
             probe.unlink()
 

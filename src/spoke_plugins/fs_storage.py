@@ -17,7 +17,8 @@ Crash safety and exclusivity:
 * Every file is written to a temporary file in its final directory, flushed, fsynced and then
   given its name; the directory is fsynced afterwards. A reader never sees a partial file.
   Temporary files start with a dot; readers and listings skip them, and those older than an hour
-  are removed when the backend starts.
+  are removed when the backend first writes (opening it creates and changes nothing, so reading
+  a data directory that does not exist reads an empty registry).
 * Creating a module or a version links the complete temporary file to its final name with
   ``os.link``, which fails if the name exists: exactly one of several threads *or processes*
   wins; the others get ``ModuleExists`` / ``VersionAlreadyStored`` with the winner's file.
@@ -88,6 +89,7 @@ from spoke_plugins.fs_blob import (
     ensure_dir,
     fsync_dir,
     link_exclusive,
+    refuse_uncreatable_directories,
     remove_stale_temps,
     replace_atomic,
     write_temp,
@@ -152,17 +154,25 @@ class FilesystemStorage:
         self._dependents = self._meta / "dependents"
         self._locks = self._meta / "locks"
         self._artifacts = self._meta / "artifacts"
-        directories = (
+        self._layout = (
             self._modules,
             self._versions,
             self._dependents,
             self._locks,
             self._artifacts,
         )
+        self._prepared = False
         with backend_errors(_WHAT):
-            for directory in directories:
-                ensure_dir(directory)
-            remove_stale_temps(self._meta)
+            refuse_uncreatable_directories(*self._layout)
+
+    def _prepare_to_write(self) -> None:
+        """Create the layout and remove what a crash left, once: on the first write."""
+        if self._prepared:
+            return
+        for directory in self._layout:
+            ensure_dir(directory)
+        remove_stale_temps(self._meta)
+        self._prepared = True
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -173,6 +183,7 @@ class FilesystemStorage:
         data = stored.to_dict()
         del data["latest_version"]  # derived from the versions on every read
         with backend_errors(_WHAT):
+            self._prepare_to_write()
             if not link_exclusive(self._module_file(module.name), _encode(data)):
                 raise ModuleExists(module.name)
         return stored
@@ -191,6 +202,7 @@ class FilesystemStorage:
     ) -> Module:
         with backend_errors(_WHAT):
             self._require_module(name)  # ModuleNotFound before a lock file is made for it
+            self._prepare_to_write()
             with self._module_lock(name):
                 current = self._load_module(name)
                 updated = Module(
@@ -233,6 +245,7 @@ class FilesystemStorage:
                 raise Unprocessable(f"invalid dependency {dependency}", code="invalid_dependency")
         with backend_errors(_WHAT):
             self._require_module(module)
+            self._prepare_to_write()
             directory = self._versions / module
             ensure_dir(directory)
             path = directory / f"{number}{_SUFFIX}"
@@ -306,6 +319,7 @@ class FilesystemStorage:
                 existing = self._load_artifact(path, stored.key)
                 if existing is not None:
                     return existing
+                self._prepare_to_write()
                 ensure_dir(path.parent)
                 if link_exclusive(path, encoded):
                     return stored
@@ -338,6 +352,7 @@ class FilesystemStorage:
 
     def check(self) -> None:
         with backend_errors(_WHAT):
+            self._prepare_to_write()
             probe = write_temp(self._meta, b"probe")
             probe.unlink()
 

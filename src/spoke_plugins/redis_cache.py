@@ -14,7 +14,8 @@
   failover, new connections find the new master by themselves.
 
 The redis driver is imported only when the backend is created, so Spoke without the ``redis``
-extra still lists this plugin and fails with a clear message only when it is selected.
+extra still lists this backend (as unusable, with the install hint) and refuses it only when it is
+selected.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from spoke.interfaces import HealthReport
 from spoke.lru import LRUCache
-from spoke.plugins import CacheBackend, hookimpl
+from spoke.plugins import CacheBackend, hookimpl, missing_extra
 from spoke.settings import Settings, SettingsError
 from spoke_plugins.redis_url import RedisTarget, parse_redis_url
 
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 INVALIDATION_CHANNEL = "spoke:invalidate"
 DEFAULT_SOCKET_TIMEOUT = 0.25
 DEFAULT_RETRY_AFTER = 1.0
-_MISSING_EXTRA = "the redis cache needs the redis extra: pip install 'spoke[redis]'"
+_MISSING_EXTRA = missing_extra("the redis cache backend", "redis")
 _ORIGIN_LENGTH = 32  # uuid4().hex
 
 
@@ -432,5 +433,7 @@ def spoke_cache_backends() -> list[CacheBackend]:
             "In-process LRU (SPOKE_L1_CACHE_SIZE) in front of Redis or Redis Sentinel "
             "(SPOKE_REDIS_URL); fails open.",
             create_redis_cache,
+            requires=("redis",),
+            extra="redis",
         )
     ]

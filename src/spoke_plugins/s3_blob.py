@@ -21,7 +21,8 @@ bucket may hold other things under other prefixes.
 
 One :class:`s3fs.S3FileSystem` per store (``skip_instance_cache=True``): its event loop runs the
 requests of every thread, so the store is thread-safe. s3fs is imported when a store is created:
-Spoke without the ``s3`` extra lists this plugin and fails with a clear message when it is chosen.
+Spoke without the ``s3`` extra lists this backend as unusable and refuses it, with the install hint,
+when it is chosen.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 from spoke.errors import BackendUnavailable
-from spoke.plugins import BlobBackend, hookimpl
+from spoke.plugins import BlobBackend, hookimpl, missing_extra
 from spoke.settings import Settings, SettingsError
 
 __all__ = [
@@ -56,7 +57,7 @@ DEFAULT_MAX_RETRY_SECONDS = 2.0
 DEFAULT_VERIFY_READ_MAX_BYTES = 8 * 1024 * 1024
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 1.0
-_MISSING_EXTRA = "the s3 blob backend needs the s3 extra: pip install 'spoke[s3]'"
+_MISSING_EXTRA = missing_extra("the s3 blob backend", "s3")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{64})")
 _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
@@ -452,5 +453,7 @@ def spoke_blob_backends() -> list[BlobBackend]:
             "s3",
             "Objects in an S3-compatible bucket (SPOKE_S3_*), verified on write and read.",
             create_s3_blob_store,
+            requires=("fsspec", "s3fs"),
+            extra="s3",
         )
     ]

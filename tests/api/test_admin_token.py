@@ -22,7 +22,7 @@ from .conftest import (
     simple_files,
 )
 
-TOKEN = "t0ken-Adm1n.value_with-symbols"
+TOKEN = "t0ken-Adm1n.value_with-symbols+4f9a2c"
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

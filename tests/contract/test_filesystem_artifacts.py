@@ -152,11 +152,14 @@ def test_a_leftover_temporary_file_is_ignored(tmp_path: Path) -> None:
     assert storage.get_artifact(key=artifact.key) == artifact
     assert half.exists() and whole.exists()  # young: they may belong to a live writer
 
-    # Once stale, the next start removes them; the entry stays.
+    # Once stale, the next process to write (or to probe readiness) removes them; merely
+    # opening the directory does not. The entry stays.
     old = time.time() - STALE_TEMP_SECONDS - 60
     for leftover in (half, whole):
         os.utime(leftover, (old, old))
     reopened = FilesystemStorage(root=root)
+    assert half.exists() and whole.exists()
+    reopened.check()
     assert not half.exists() and not whole.exists()
     assert reopened.get_artifact(key=artifact.key) == artifact
 
@@ -168,7 +171,9 @@ def test_a_key_shaped_like_a_temporary_file_survives_the_cleanup(tmp_path: Path)
     path = _artifact_file(root, artifact.key)
     old = time.time() - STALE_TEMP_SECONDS - 60
     os.utime(path, (old, old))
-    assert FilesystemStorage(root=root).get_artifact(key=artifact.key) == artifact
+    reopened = FilesystemStorage(root=root)
+    reopened.check()  # what runs the cleanup
+    assert reopened.get_artifact(key=artifact.key) == artifact
 
 
 def test_entries_survive_reopening_and_are_one_json_file_each(tmp_path: Path) -> None:
@@ -226,6 +231,7 @@ def test_a_corrupt_entry_is_backend_unavailable_without_the_path(
 def test_a_broken_directory_is_backend_unavailable_without_the_path(tmp_path: Path) -> None:
     root = tmp_path / "data"
     storage = FilesystemStorage(root=root)
+    storage.check()  # the layout exists, as in a serving registry
     artifacts = root / "meta" / "artifacts"
     artifacts.rmdir()
     artifacts.write_bytes(b"a file where the directory was")

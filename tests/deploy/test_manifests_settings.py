@@ -5,6 +5,7 @@ the containers only as files, and what each container gets actually loads."""
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,16 @@ from deploy_support import (
     workloads,
 )
 
-from spoke.settings import FILE_SUFFIX, SETTINGS, Settings, load_settings
+from spoke.settings import FILE_SUFFIX, SETTINGS, Settings, SettingsError, load_settings
 
 MANIFESTS = load_manifests()
 SECRET_SETTINGS = {spec.env for spec in SETTINGS if spec.secret}
 PLAIN_SETTINGS = {spec.env for spec in SETTINGS if not spec.secret}
 KNOWN_NAMES = PLAIN_SETTINGS | SECRET_SETTINGS | {name + FILE_SUFFIX for name in SECRET_SETTINGS}
+# What an operator puts in place of the example's admin token (k8s/README.md, step 2). It is the
+# one placeholder Spoke can recognise and refuses (see the test below), so the tests that load
+# the manifests' environment use a generated one, as a real deployment must.
+GENERATED_ADMIN_TOKEN = secrets.token_hex(32)
 SPOKE_NAME = re.compile(r"\bSPOKE_[A-Z0-9_]+\b")
 
 
@@ -50,6 +55,18 @@ def test_the_secret_example_holds_every_secret_setting_as_changeme() -> None:
     for name, value in example.items():
         # Every value is a placeholder, or a URL whose only credential is one.
         assert "CHANGEME" in value or "@" not in value, f"{name} looks like a real secret"
+
+
+def test_the_secret_examples_admin_token_is_refused_so_it_cannot_be_deployed_by_mistake(
+    tmp_path: Path,
+) -> None:
+    server, spec = _server()
+    environment = _environment(server, spec, tmp_path, admin_token=None)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environment)
+    assert caught.value.variable == "SPOKE_ADMIN_TOKEN_FILE"
+    assert "placeholder" in str(caught.value)
+    assert "openssl rand -hex 32" in str(caught.value)
 
 
 def test_secrets_reach_containers_only_as_files_of_the_secret_volume() -> None:
@@ -99,7 +116,7 @@ def test_the_servers_settings_are_the_production_backends(tmp_path: Path) -> Non
     assert settings.effective_blob_type == "s3"
     assert settings.effective_cache_type == "redis"
     assert settings.postgres_replica_urls
-    assert settings.admin_token == "CHANGEME"
+    assert settings.admin_token == GENERATED_ADMIN_TOKEN
     assert settings.log_format == "json"
     assert settings.otel_enabled and settings.otel_endpoint is not None
     assert settings.otel_endpoint.endswith(":4317")
@@ -132,12 +149,22 @@ def _secret_key_at(path: str, container: dict[str, Any], spec: dict[str, Any]) -
     return None
 
 
-def _environment(container: dict[str, Any], spec: dict[str, Any], tmp_path: Path) -> dict[str, str]:
+def _environment(
+    container: dict[str, Any],
+    spec: dict[str, Any],
+    tmp_path: Path,
+    *,
+    admin_token: str | None = GENERATED_ADMIN_TOKEN,
+) -> dict[str, str]:
+    """The container's environment with the Secret example's files; ``admin_token`` replaces the
+    example's placeholder token (``None``: keep the placeholder)."""
     environment: dict[str, str] = {}
     for source in container.get("envFrom", []):
         assert source["configMapRef"]["name"] == "spoke-config"
         environment.update(config_map(MANIFESTS))
     example = secret_example(MANIFESTS)
+    if admin_token is not None:
+        example["SPOKE_ADMIN_TOKEN"] = admin_token
     for entry in container.get("env", []):  # env wins over envFrom, as in Kubernetes
         value = entry["value"]
         if entry["name"].endswith(FILE_SUFFIX):

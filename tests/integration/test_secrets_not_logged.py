@@ -19,7 +19,7 @@ def test_no_secret_is_ever_logged(tmp_path: Path) -> None:
     pytest.importorskip("redis", reason="the redis extra is not installed")
     dead = free_port()  # nothing listens: every Redis call fails and is logged
     token_file = tmp_path / "admin-token"
-    token_file.write_text(f"{MARKER}-admin\n")
+    token_file.write_text(f"{MARKER}-admin-9f4c1e7b2a6d8305\n")  # 32 characters at least
     password_file = tmp_path / "redis-password"
     password_file.write_text(f"{MARKER}-redis-password\n")
     env = {
@@ -33,7 +33,7 @@ def test_no_secret_is_ever_logged(tmp_path: Path) -> None:
         "SPOKE_ADMIN_TOKEN_FILE": str(token_file),
     }
     server = start_server(tmp_path, env)
-    auth = {"Authorization": f"Bearer {MARKER}-admin"}
+    auth = {"Authorization": f"Bearer {MARKER}-admin-9f4c1e7b2a6d8305"}
     api = f"{server.api}/api/v1"
     try:
         assert server.request("POST", f"{api}/modules", {"name": "demo"})[0] == 401

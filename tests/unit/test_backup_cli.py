@@ -38,6 +38,12 @@ def run(root: Path, *args: str, **extra: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env_for(root, **extra))
 
 
+def where(root: Path) -> str:
+    """How backup and restore name filesystem backends at ``root``."""
+    absolute = root.resolve()
+    return f"storage filesystem at {absolute}, blobs filesystem at {absolute}"
+
+
 def assert_clean_failure(result: Result, code: int = 1) -> None:
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
@@ -93,8 +99,10 @@ def test_backup_writes_the_archive_and_prints_a_summary(source: Path, tmp_path: 
     path.parent.mkdir()
     result = run(source, "backup", "--output", str(path))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("backup: 2 modules, 2 versions, 4 blobs, ")
-    assert f"-> {path}" in result.output and "sha256 " in result.output
+    reading, summary = result.output.splitlines()  # no warning: the registry is not empty
+    assert reading == f"backup: reading {where(source)}"
+    assert summary.startswith("backup: 2 modules, 2 versions, 4 blobs, ")
+    assert f"-> {path}" in summary and "sha256 " in summary
     assert [p.name for p in path.parent.iterdir()] == ["registry.tar.gz"]  # no temp left
 
 
@@ -145,10 +153,12 @@ def test_a_missing_blob_fails_the_backup_and_leaves_no_archive(
     out.mkdir()
     result = run(source, "backup", "-o", str(out / "b.tar.gz"))
     assert_clean_failure(result)
-    assert result.output == (
+    reading, failure = result.output.splitlines()
+    assert reading == f"backup: reading {where(source)}"
+    assert failure == (
         f"spoke: backup failed: blob {blob.name} of "
-        + result.output.split(" of ", 1)[1].split(" is ", 1)[0]
-        + " is missing from the blob store\n"
+        + failure.split(" of ", 1)[1].split(" is ", 1)[0]
+        + " is missing from the blob store"
     )
     assert list(out.iterdir()) == []
 
@@ -166,6 +176,7 @@ def test_restore_loads_the_archive_and_a_second_restore_skips_everything(
     result = run(target, "restore", str(archive))
     assert result.exit_code == 0, result.output
     assert result.output == (
+        f"restore: into {where(target)}\n"
         "restore: modules 2 created, 0 kept; versions 2 created, 0 skipped (identical); "
         "blobs 4 written, 0 present\n"
     )
@@ -187,12 +198,34 @@ def manifest_entries(path: Path) -> object:
         return json.loads(handle.read())["entries"]
 
 
-def test_restore_dry_run_writes_nothing(archive: Path, tmp_path: Path) -> None:
+def snapshot(directory: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under ``directory`` with its mode, size and modification time."""
+    return {
+        str(path): (info.st_mode, info.st_size, info.st_mtime_ns)
+        for path in [directory, *directory.rglob("*")]
+        for info in [path.lstat()]
+    }
+
+
+def counts(result: Result) -> str:
+    """The counts of a restore's last line, without its dry-run prefix."""
+    return result.output.splitlines()[-1].partition(": ")[2]
+
+
+def test_a_dry_run_reports_what_the_real_run_writes_and_touches_nothing(
+    archive: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "target"
-    result = run(target, "restore", "--dry-run", str(archive))
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("restore (dry run, nothing written): modules 2 created")
-    assert FilesystemStorage(root=target).statistics().modules == 0
+    for expected_written in (4, 0):  # into an empty root, then into the restored one
+        before = snapshot(tmp_path)
+        dry = run(target, "restore", "--dry-run", str(archive))
+        assert dry.exit_code == 0, dry.output
+        assert snapshot(tmp_path) == before  # not even the target's directory
+        assert dry.output.splitlines()[-1].startswith("restore (dry run, nothing written): ")
+        real = run(target, "restore", str(archive))
+        assert real.exit_code == 0, real.output
+        assert counts(dry) == counts(real)
+        assert f"blobs {expected_written} written" in counts(real)
 
 
 def test_restore_refuses_a_conflicting_version_and_writes_nothing(
@@ -214,6 +247,7 @@ def test_restore_refuses_a_conflicting_version_and_writes_nothing(
     result = run(target, "restore", str(archive))
     assert_clean_failure(result)
     assert result.output.splitlines() == [
+        f"restore: into {where(target)}",
         "spoke: acme.common@1.0.0: already stored with different content; refusing to overwrite it",
         "spoke: restore refused: 1 problem(s)",
     ]
@@ -311,3 +345,53 @@ def test_backends_that_cannot_start_fail_in_one_line_and_leave_nothing(tmp_path:
     assert result.output.startswith("spoke: cannot open the backends: ")
     assert len(result.output.splitlines()) == 1
     assert list(out.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading from the wrong place
+
+
+def test_a_backup_from_the_wrong_directory_says_where_it_read_warns_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    env = {"SPOKE_STORAGE_TYPE": "filesystem", "SPOKE_FILESYSTEM_ROOT": None}  # the default
+    result = CliRunner().invoke(cli, ["backup", "-o", "b.tar.gz"], env=env)
+    assert result.exit_code == 0, result.output
+    default_root = elsewhere / "spoke-data"
+    lines = result.output.splitlines()
+    assert lines[0] == f"backup: reading {where(default_root)}"
+    assert lines[1].startswith("backup: 0 modules, 0 versions, 0 blobs, ")
+    assert lines[2] == (
+        f"spoke: warning: the registry read is empty (no modules): {default_root} does not "
+        "exist; is SPOKE_FILESYSTEM_ROOT (spoke-data) right? A relative one is taken from the "
+        f"working directory, {elsewhere}"
+    )
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["b.tar.gz"]  # no ./spoke-data
+
+
+def test_a_backup_of_an_empty_data_directory_warns(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    result = run(root, "backup", "-o", str(tmp_path / "b.tar.gz"))
+    assert result.exit_code == 0, result.output
+    warning = result.output.splitlines()[-1]
+    assert warning.startswith(
+        f"spoke: warning: the registry read is empty (no modules): nothing is stored under {root}"
+    )
+    assert list(root.iterdir()) == []
+
+
+def test_a_backup_of_another_backend_says_which_and_warns_when_empty(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["backup", "-o", str(tmp_path / "b.tar.gz")], env={"SPOKE_STORAGE_TYPE": "memory"}
+    )
+    assert result.exit_code == 0, result.output
+    memory = "memory at this process's memory (empty at every start)"
+    assert result.output.splitlines()[0] == f"backup: reading storage {memory}, blobs {memory}"
+    assert result.output.splitlines()[-1] == (
+        "spoke: warning: the registry read is empty (no modules): is SPOKE_STORAGE_TYPE, and its "
+        "settings, the registry you meant?"
+    )

@@ -121,7 +121,7 @@ def test_creating_a_module_with_an_unusable_name_is_refused(
 ) -> None:
     with pytest.raises(Unprocessable):
         storage.create_module(module=make_module(name))
-    assert sorted(os.listdir(root / "meta" / "modules")) == []
+    assert [p for p in root.rglob("*") if not p.is_dir()] == []
 
 
 @pytest.mark.parametrize("version", BAD_VERSIONS)
@@ -304,20 +304,70 @@ def test_check_fails_when_the_root_is_gone(root: Path) -> None:
         blobs.check()
 
 
-def test_check_leaves_no_probe_behind(storage: FilesystemStorage, root: Path) -> None:
-    before = sorted(root.rglob("*"))
-    storage.check()
-    assert sorted(root.rglob("*")) == before
+def test_check_leaves_no_probe_behind(
+    storage: FilesystemStorage, blobs: FilesystemBlobStore, root: Path
+) -> None:
+    storage.check()  # a server's readiness probe makes the layout, and leaves only that
+    blobs.check()
+    assert [p for p in root.rglob("*") if not p.is_dir()] == []
+    assert (root / "meta" / "modules").is_dir() and (root / "blobs" / "sha256").is_dir()
 
 
-def test_unwritable_root_fails_at_construction(
+def test_opening_creates_and_changes_nothing_and_a_missing_root_reads_as_empty(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "not-yet"
+    storage, blobs = FilesystemStorage(root=root), FilesystemBlobStore(root=root)
+    assert storage.list_modules(prefix="", limit=10, offset=0).total == 0
+    assert storage.statistics().modules == 0
+    assert storage.get_artifact(key="codegen:x") is None
+    assert list(blobs.iter_digests()) == []
+    assert not blobs.exists(digest="0" * 64)
+    with pytest.raises(ModuleNotFound):
+        storage.get_module(name="acme.billing")
+    assert list(tmp_path.iterdir()) == []
+    storage.create_module(module=make_module("acme.billing"))  # the first write makes it
+    assert (root / "meta" / "modules" / "acme.billing.json").is_file()
+
+
+def test_a_root_that_cannot_be_created_fails_at_construction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(Path, "mkdir", _failing(errno.EROFS))
+    # A read-only filesystem where the missing root would have to be created (statvfs is how
+    # the backend finds out: nothing is created to try).
+    real_statvfs = os.statvfs
+
+    def read_only(path: Any) -> Any:
+        result = real_statvfs(path)
+        return os.statvfs_result((*result[:8], result.f_flag | os.ST_RDONLY, *result[9:]))
+
+    monkeypatch.setattr(os, "statvfs", read_only)
     with pytest.raises(BackendUnavailable, match=r"^filesystem storage: Read-only file system$"):
         FilesystemStorage(root=tmp_path / "new")
     with pytest.raises(BackendUnavailable, match=r"^filesystem blob store: Read-only file system$"):
         FilesystemBlobStore(root=tmp_path / "new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_in_the_way_of_the_root_fails_at_construction(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BackendUnavailable, match=r"^filesystem storage: Not a directory$"):
+        FilesystemStorage(root=tmp_path / "file" / "data")
+    with pytest.raises(BackendUnavailable, match=r"^filesystem blob store: Not a directory$"):
+        FilesystemBlobStore(root=tmp_path / "file" / "data")
+
+
+def test_a_complete_data_directory_opens_without_a_writability_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A backup may read a snapshot on a read-only mount: nothing needs creating there.
+    root = tmp_path / "data"
+    FilesystemStorage(root=root).check()
+    FilesystemBlobStore(root=root).check()
+    monkeypatch.setattr(os, "statvfs", _failing(errno.EIO))
+    monkeypatch.setattr(os, "access", _failing(errno.EIO))
+    FilesystemStorage(root=root)
+    FilesystemBlobStore(root=root)
 
 
 # -- costs: listing reads only the page -------------------------------------------------------

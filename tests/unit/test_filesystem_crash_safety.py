@@ -162,7 +162,7 @@ def test_leftover_and_half_written_temp_files_are_ignored(tmp_path: Path) -> Non
         if path.name.endswith("-old"):
             _backdate(path, 2 * 3600)
 
-    for _ in range(2):  # the running instances, then fresh ones that clean up at startup
+    for _ in range(2):  # the running instances, then fresh ones that clean up on a write
         modules = storage.list_modules(prefix="", limit=10, offset=0)
         assert [m.name for m in modules.items] == ["acme.billing", "acme.common"]
         assert modules.total == 2
@@ -179,6 +179,8 @@ def test_leftover_and_half_written_temp_files_are_ignored(tmp_path: Path) -> Non
         assert blobs.get(digest=digest) == b"a blob"
         storage = FilesystemStorage(root=root)
         blobs = FilesystemBlobStore(root=root)
+        storage.check()  # readiness is the first write of a server
+        blobs.check()
 
     remaining = {p.name for p in _temp_files(root)}
     assert remaining == {".tmp-1-fresh", ".tmp-2-fresh", ".tmp-3-fresh", ".tmp-4-fresh"}

@@ -26,7 +26,7 @@ SECRETS = {
     "SPOKE_REDIS_PASSWORD": ("redis_password", "hunter2"),
     "SPOKE_S3_ACCESS_KEY": ("s3_access_key", "AKIAHUNTER2"),
     "SPOKE_S3_SECRET_KEY": ("s3_secret_key", "hunter2/secret+key"),
-    "SPOKE_ADMIN_TOKEN": ("admin_token", "hunter2-token"),
+    "SPOKE_ADMIN_TOKEN": ("admin_token", "hunter2-token-9f4c1e7b2a6d8305abc4"),
 }
 
 
@@ -52,8 +52,9 @@ def test_a_secret_file_gives_the_same_value_as_the_variable(tmp_path: Path, vari
 @pytest.mark.parametrize("ending", ["", "\n", "\r\n", "\n\n"])
 def test_trailing_newlines_are_removed(tmp_path: Path, ending: str) -> None:
     secret = tmp_path / "token"
-    secret.write_bytes(b"s3cr3t " + ending.encode())
-    assert load_settings({"SPOKE_ADMIN_TOKEN_FILE": str(secret)}).admin_token == "s3cr3t"
+    secret.write_bytes(b"s3cr3t-token-9f4c1e7b2a6d8305abc4 " + ending.encode())
+    token = load_settings({"SPOKE_ADMIN_TOKEN_FILE": str(secret)}).admin_token
+    assert token == "s3cr3t-token-9f4c1e7b2a6d8305abc4"
 
 
 def test_setting_both_forms_is_refused(tmp_path: Path) -> None:
@@ -67,8 +68,9 @@ def test_setting_both_forms_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_empty_file_variable_counts_as_unset() -> None:
-    settings = load_settings({"SPOKE_ADMIN_TOKEN": "t0ken", "SPOKE_ADMIN_TOKEN_FILE": ""})
-    assert settings.admin_token == "t0ken"
+    token = "t0ken-9f4c1e7b2a6d8305abc4d1e2f3a4b5c6"
+    settings = load_settings({"SPOKE_ADMIN_TOKEN": token, "SPOKE_ADMIN_TOKEN_FILE": ""})
+    assert settings.admin_token == token
 
 
 def _refusal(tmp_path: Path, setup: str) -> Path:
@@ -146,7 +148,7 @@ def test_non_secrets_take_no_file_form(tmp_path: Path) -> None:
 
 def test_secrets_read_from_files_stay_out_of_repr(tmp_path: Path) -> None:
     secret = tmp_path / "token"
-    secret.write_text("hunter2-token")
+    secret.write_text("hunter2-token-9f4c1e7b2a6d8305abc4")
     settings = load_settings({"SPOKE_ADMIN_TOKEN_FILE": str(secret)})
     assert "hunter2" not in repr(settings)
 
