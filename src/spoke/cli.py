@@ -42,15 +42,9 @@ def serve() -> None:
     A bad value stops startup with exit code 2.
     """
     from spoke.api.app import create_app
-    from spoke.listeners import (
-        CannotListen,
-        check_can_listen,
-        configured_listeners,
-        explain_listen_failure,
-    )
     from spoke.logs import configure_logging
     from spoke.plugins import UnknownBackend
-    from spoke.server import SpokeServer
+    from spoke.server import ListenError, SpokeServer
 
     settings = _settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
@@ -63,17 +57,11 @@ def serve() -> None:
     except SpokeError as exc:  # a backend that cannot start (unreachable, unreadable)
         click.echo(f"spoke: cannot start: {exc.message}", err=True)
         sys.exit(1)
-    listeners = configured_listeners(settings)
     try:
-        check_can_listen(listeners)  # names the port and its setting, which waitress does not
         server = SpokeServer(application)
-    except CannotListen as exc:
+    except ListenError as exc:  # names the address, the port and the setting to change
         application.close()
         click.echo(f"spoke: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:  # taken between the check and the bind
-        application.close()
-        click.echo(f"spoke: {explain_listen_failure(listeners, exc)}", err=True)
         sys.exit(1)
     server.install_signal_handlers()
     server.serve_forever()

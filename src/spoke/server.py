@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from types import FrameType
@@ -46,11 +47,15 @@ HEALTH_THREADS = 2
 
 
 class ListenError(OSError):
-    """A listener could not bind: names the address and the setting that chose the port."""
+    """A listener could not bind. Its message names the address and the setting to change:
+    ``cannot listen on 0.0.0.0:8080 (SPOKE_PORT): Address already in use``."""
 
     def __init__(self, host: str, port: int, setting: str, cause: OSError) -> None:
+        if isinstance(cause, socket.gaierror):
+            setting = "SPOKE_HOST"  # the host does not resolve: that is the one to change
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         reason = cause.strerror or str(cause)
-        super().__init__(cause.errno, f"cannot listen on {host}:{port} ({setting}): {reason}")
+        super().__init__(cause.errno, f"cannot listen on {address} ({setting}): {reason}")
         self.host, self.port, self.setting = host, port, setting
 
     def __str__(self) -> str:
@@ -68,6 +73,9 @@ class _Listener:
             self.server: Any = create_server(app, map=self.map, asyncore_use_poll=True, **options)
         except OSError as exc:
             raise ListenError(host, port, setting, exc) from exc
+        except ValueError as exc:  # waitress's word for a host that does not resolve
+            unresolved = socket.gaierror(socket.EAI_NONAME, "the host does not resolve")
+            raise ListenError(host, port, setting, unresolved) from exc
         # waitress's own refusals (malformed request, body or headers too large) in Spoke's
         # error envelope instead of text/plain.
         self.server.channel_class = JsonErrorChannel

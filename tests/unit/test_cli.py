@@ -13,13 +13,7 @@ from click.testing import CliRunner
 
 from spoke import __version__
 from spoke.cli import main
-from spoke.listeners import (
-    CannotListen,
-    Listener,
-    cannot_listen_message,
-    check_can_listen,
-    explain_listen_failure,
-)
+from spoke.server import ListenError
 from spoke.settings import SETTINGS, SettingSpec, environment_value, load_settings
 
 
@@ -109,36 +103,26 @@ def test_serve_on_a_busy_port_names_the_address_the_port_and_the_setting(
     )
 
 
-def test_a_bind_that_fails_after_the_check_is_still_attributed_to_its_listener(
-    busy_port: int,
-) -> None:
-    # The API listener was bound by this process before the health listener failed: binding
-    # the API's address again fails too, yet the health port is the one to blame.
-    with socket.socket() as ours:
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ours.bind(("127.0.0.1", 0))
-        ours.listen()
-        api = Listener("127.0.0.1", ours.getsockname()[1], "SPOKE_PORT")
-        health = Listener("127.0.0.1", busy_port, "SPOKE_HEALTH_PORT")
-        error = OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
-        assert explain_listen_failure([api, health], error) == (
-            f"cannot listen on 127.0.0.1:{busy_port} (SPOKE_HEALTH_PORT): Address already in use"
-        )
-    free = Listener("127.0.0.1", _free_port(), "SPOKE_PORT")
-    assert explain_listen_failure([free], error) == (
-        f"cannot listen on 127.0.0.1:{free.port} (SPOKE_PORT): Address already in use"
-    )
-
-
 def test_the_message_brackets_an_ipv6_host_and_blames_the_host_when_it_does_not_resolve() -> None:
     in_use = OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
-    assert cannot_listen_message("::", 8080, "SPOKE_PORT", in_use) == (
+    assert str(ListenError("::", 8080, "SPOKE_PORT", in_use)) == (
         "cannot listen on [::]:8080 (SPOKE_PORT): Address already in use"
     )
-    with pytest.raises(
-        CannotListen, match=r"^cannot listen on nowhere\.invalid:8080 \(SPOKE_HOST\)"
-    ):
-        check_can_listen([Listener("nowhere.invalid", 8080, "SPOKE_PORT")])
+    unknown = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert str(ListenError("nowhere.invalid", 8080, "SPOKE_PORT", unknown)) == (
+        "cannot listen on nowhere.invalid:8080 (SPOKE_HOST): Name or service not known"
+    )
+
+
+def test_serve_on_a_host_that_does_not_resolve_blames_spoke_host() -> None:
+    env = {
+        "SPOKE_STORAGE_TYPE": "memory",
+        "SPOKE_HOST": "nowhere.invalid",
+        "SPOKE_LOG_LEVEL": "error",
+    }
+    result = CliRunner().invoke(main, ["serve"], env=env)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("spoke: cannot listen on nowhere.invalid:8080 (SPOKE_HOST): ")
 
 
 # -- spoke settings prints what the environment would hold ---------------------------------------
