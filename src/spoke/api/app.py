@@ -98,7 +98,8 @@ def build_backends(settings: Settings, plugins: PluginRegistry) -> Backends:
     """Instantiate the backends the settings select.
 
     Raises :class:`spoke.plugins.UnknownBackend` (naming the variable, what is installed and what
-    failed to load) before creating anything, so a typo never leaves half-open connections.
+    failed to load) or :class:`spoke.plugins.BackendNotInstalled` (its extra is missing, with the
+    install hint) before creating anything, so neither leaves half-open connections.
     """
     catalog = plugins.catalog()
     storage_backend = catalog.storage_backend(settings.storage_type)
