@@ -6,7 +6,7 @@ with ``Content-Type: application/json``. Whatever Spoke's cached single-file GET
 is Spoke's own work.
 
 The waitress settings mirror :class:`spoke.server.SpokeServer`'s API listener (host, threads,
-``clear_untrusted_proxy_headers``), so the two servers differ mainly in the application they
+``clear_untrusted_proxy_headers``, poll, the default connection limit and idle timeout), so the two servers differ mainly in the application they
 run. (Spoke's process also has its health listener in the same event loop, idle during the
 benchmark.)
 
@@ -88,6 +88,10 @@ def serve_bare(app: object, *, host: str, port: int, threads: int) -> int:
         threads=threads,
         ident="bare",
         clear_untrusted_proxy_headers=True,
+        asyncore_use_poll=True,
+        connection_limit=100,
+        channel_timeout=60,
+        cleanup_interval=30,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
