@@ -6,9 +6,9 @@ with ``Content-Type: application/json``. Whatever Spoke's cached single-file GET
 is Spoke's own work.
 
 The waitress settings mirror :class:`spoke.server.SpokeServer`'s API listener (host, threads,
-``clear_untrusted_proxy_headers``, poll, the default connection limit and idle timeout), so the two servers differ mainly in the application they
-run. (Spoke's process also has its health listener in the same event loop, idle during the
-benchmark.)
+``clear_untrusted_proxy_headers``, poll, the default connection limit and idle timeout), so the
+two servers differ mainly in the application they run. (Spoke's process also has its health
+listener, on a loop thread of its own, idle during the benchmark.)
 
 Run::
 
