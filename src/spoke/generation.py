@@ -36,7 +36,7 @@ from spoke.codegen import (
     readme_text,
 )
 from spoke.domain import Version, utc_now
-from spoke.errors import CodeGenerationFailed, Unprocessable
+from spoke.errors import CodeGenerationFailed, Unprocessable, bounded
 from spoke.interfaces import Artifact, StoresArtifacts
 from spoke.lru import LRUCache, ObjectLRU
 from spoke.metrics import Metrics
@@ -129,7 +129,8 @@ class CodeGenerator:
                 details={"language": language_id},
             )
         allowed = set(status.language.options)
-        refused = sorted(set(options) - allowed)
+        # Options are up to 200 characters each (checked by the API); an error names them shorter.
+        refused = [bounded(option, 64) for option in sorted(set(options) - allowed)]
         if refused:
             raise Unprocessable(
                 f"option(s) not allowed for {language_id!r}: {', '.join(refused)}"

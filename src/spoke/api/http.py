@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import falcon
 
 from spoke.domain import Page
-from spoke.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from spoke.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType, bounded
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -27,6 +27,7 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+MAX_LISTED_FIELDS = 20
 
 
 def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
@@ -45,9 +46,10 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest("the request body is empty; send a JSON object")
     content_type = (req.content_type or "application/json").split(";")[0].strip().lower()
     if content_type not in ("application/json", "text/json") and not content_type.endswith("+json"):
+        shown = bounded(content_type, 100)
         raise UnsupportedMediaType(
-            f"unsupported content type {content_type!r}; send application/json",
-            details={"content_type": content_type[:100]},
+            f"unsupported content type {shown!r}; send application/json",
+            details={"content_type": shown},
         )
     try:
         body = json.loads(raw)
@@ -101,8 +103,12 @@ def expect_fields(
         )
     unknown = sorted(set(body) - set(required) - set(optional))
     if unknown:
+        # Named, but only so many and each cut short: a body may hold a million unknown keys.
+        shown = [bounded(name, 64) for name in unknown[:MAX_LISTED_FIELDS]]
+        more = len(unknown) - len(shown)
         raise InvalidRequest(
-            f"unknown field(s): {', '.join(unknown)}", details={"unknown": unknown}
+            f"unknown field(s): {', '.join(shown)}" + (f" and {more} more" if more else ""),
+            details={"unknown": shown},
         )
 
 
