@@ -80,6 +80,36 @@ def test_next_link_keeps_the_query_filter(any_client: SpokeClient) -> None:
     assert next_link(second) is None
 
 
+def test_next_link_carries_only_the_parameters_the_list_knows(seven_modules: SpokeClient) -> None:
+    huge = "z" * 80_000
+    result = seven_modules.simulate_get(
+        f"{API}/modules", params={"limit": "3", "q": "mod", "cachebuster": huge, "raw": "true"}
+    )
+
+    assert result.status_code == 200
+    assert next_link(result) == f"{API}/modules?limit=3&offset=3&q=mod"
+
+
+def test_next_link_of_versions_carries_only_limit_and_offset(client: SpokeClient) -> None:
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        push_ok(client, "acme", version)
+
+    result = client.simulate_get(
+        f"{API}/modules/acme/versions", params={"limit": "1", "q": "x" * 80_000}
+    )
+
+    assert next_link(result) == f"{API}/modules/acme/versions?limit=1&offset=1"
+
+
+def test_a_repeated_parameter_is_carried_once_as_the_list_read_it(
+    seven_modules: SpokeClient,
+) -> None:
+    result = seven_modules.simulate_get(f"{API}/modules?limit=2&q=no&q=mod")
+
+    assert [m["name"] for m in result.json] == NAMES[:2]
+    assert next_link(result) == f"{API}/modules?limit=2&offset=2&q=mod"
+
+
 def test_an_offset_past_the_end_is_an_empty_page(seven_modules: SpokeClient) -> None:
     result = seven_modules.simulate_get(f"{API}/modules", params={"offset": "100"})
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -157,18 +158,22 @@ def send_page(
     page: Page[T],
     pagination: Pagination,
     items: list[dict[str, Any]],
+    *,
+    query: Mapping[str, str] = MappingProxyType({}),
 ) -> None:
-    """Write a list body with ``X-Total-Count`` and, when more follows, ``Link: rel="next"``."""
+    """Write a list body with ``X-Total-Count`` and, when more follows, ``Link: rel="next"``.
+
+    ``query`` is the endpoint's own parameters besides ``limit`` and ``offset``, as it understood
+    them (checked and bounded): the next link carries those and nothing else, so a parameter the
+    endpoint ignores is not copied into every following page (nor an 80 KB one into a header).
+    """
     resp.media = items
     resp.set_header("X-Total-Count", str(page.total))
     next_offset = pagination.offset + len(page.items)
     if page.items and next_offset < page.total:
-        params = {k: v for k, v in req.params.items() if k not in ("limit", "offset")}
-        params.update(limit=str(pagination.limit), offset=str(next_offset))
+        params = {**query, "limit": str(pagination.limit), "offset": str(next_offset)}
         # Written by hand: RFC 8288 examples quote the relation type, and clients match on it.
-        resp.append_header(
-            "Link", f'<{req.path}?{urlencode(sorted(params.items()), doseq=True)}>; rel="next"'
-        )
+        resp.append_header("Link", f'<{req.path}?{urlencode(sorted(params.items()))}>; rel="next"')
 
 
 def conditional_immutable(req: falcon.Request, resp: falcon.Response, *, etag: str) -> bool:

@@ -98,7 +98,14 @@ class ModulesResource(_Resource):
         page = self.service.list_modules(
             prefix=prefix, limit=pagination.limit, offset=pagination.offset
         )
-        send_page(req, resp, page, pagination, [module_body(m) for m in page.items])
+        send_page(
+            req,
+            resp,
+            page,
+            pagination,
+            [module_body(m) for m in page.items],
+            query={"q": prefix} if prefix else {},
+        )
 
 
 class ModuleResource(_Resource):
