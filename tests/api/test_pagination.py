@@ -172,6 +172,58 @@ def test_bad_limit_or_offset_is_400(client: SpokeClient, params: dict[str, str],
     assert body["details"]["parameter"] in params
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5_0",  # int() reads 50
+        " 5",
+        "5 ",
+        "+5",
+        "\uff15",  # a full-width 5
+        "\u0665",  # an Arabic-Indic 5
+        "\U0001d7d3",  # a mathematical bold 5
+        "0x10",
+        "1e2",
+        "",
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("name", ["limit", "offset"])
+def test_only_ascii_digits_are_an_integer(client: SpokeClient, name: str, value: str) -> None:
+    create_module(client, "acme")
+
+    result = client.simulate_get(f"{API}/modules", params={name: value})
+
+    body = assert_error(result, 400, "invalid_request")
+    assert body["details"] == {"parameter": name}
+    assert "0-9" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"limit": "002"}, NAMES[:2]),
+        ({"limit": "2", "offset": "0000000000000000000000005"}, NAMES[5:7]),
+    ],
+)
+def test_leading_zeros_are_still_ascii_digits(
+    seven_modules: SpokeClient, params: dict[str, str], names: list[str]
+) -> None:
+    result = seven_modules.simulate_get(f"{API}/modules", params=params)
+
+    assert result.status_code == 200, result.text
+    assert [m["name"] for m in result.json] == names
+
+
+def test_a_number_of_thousands_of_digits_is_out_of_range_not_a_crash(
+    client: SpokeClient,
+) -> None:
+    result = client.simulate_get(f"{API}/modules", params={"offset": "9" * 5000})
+
+    body = assert_error(result, 400, "invalid_request")
+    assert "between" in body["error"]
+
+
 @pytest.mark.parametrize("limit", ["1", "1000"])
 def test_limit_bounds_are_accepted(client: SpokeClient, limit: str) -> None:
     create_module(client, "acme")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -16,10 +17,12 @@ from spoke.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType, 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "MAX_OFFSET",
     "Pagination",
     "conditional_immutable",
     "expect_fields",
     "optional_str",
+    "query_int",
     "read_json",
     "send_page",
 ]
@@ -27,6 +30,8 @@ __all__ = [
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1
+_ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 MAX_LISTED_FIELDS = 20
 
@@ -131,25 +136,33 @@ class Pagination:
     """``limit`` and ``offset`` from the query string, checked."""
 
     def __init__(self, req: falcon.Request) -> None:
-        self.limit = self._int(req, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        self.offset = self._int(req, "offset", 0, 0, 2**31 - 1)
+        self.limit = query_int(req, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+        self.offset = query_int(req, "offset", default=0, low=0, high=MAX_OFFSET)
 
-    @staticmethod
-    def _int(req: falcon.Request, name: str, default: int, low: int, high: int) -> int:
-        raw = req.get_param(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidRequest(
-                f"'{name}' must be an integer", details={"parameter": name}
-            ) from None
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low} and {high}", details={"parameter": name}
-            )
-        return value
+
+def query_int(req: falcon.Request, name: str, *, default: int, low: int, high: int) -> int:
+    """An integer query parameter written with the ASCII digits ``0-9`` only, within bounds.
+
+    Python's ``int()`` alone would also take ``" 5"``, ``"+5"``, ``"5_0"`` and other scripts'
+    digits (a full-width 5, U+FF15): none of them is an integer a client means to send, nor one
+    the spec allows.
+    """
+    raw = req.get_param(name)
+    if raw is None:
+        return default
+    if not _ASCII_DIGITS.fullmatch(raw):
+        raise InvalidRequest(
+            f"'{name}' must be an integer written with the digits 0-9",
+            details={"parameter": name},
+        )
+    significant = raw.lstrip("0")
+    # Longer than any bound: never handed to int(), which refuses past 4300 digits anyway.
+    value = int(significant or "0") if len(significant) <= len(str(high)) else high + 1
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"'{name}' must be between {low} and {high}", details={"parameter": name}
+        )
+    return value
 
 
 def send_page(
