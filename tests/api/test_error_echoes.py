@@ -65,6 +65,7 @@ BODY_CASES: list[tuple[str, str, str, Any]] = [
 RAW_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("content type", "POST", f"{API}/modules", {"body": "{}", "content_type": "text/" + HUGE}),
     ("malformed JSON", "POST", f"{API}/modules", {"body": '{"' + HUGE, "content_type": "application/json"}),
+    ("repeated key", "POST", f"{API}/modules", {"body": f'{{"{HUGE}": 1, "{HUGE}": 2}}', "content_type": "application/json"}),
     ("route", "GET", f"{API}/" + HUGE, {}),
     ("method on a route", "DELETE", f"{API}/modules/" + "a" * 100_000, {}),
     ("module name in the path", "GET", f"{API}/modules/" + HUGE, {}),

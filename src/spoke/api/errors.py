@@ -49,11 +49,21 @@ _CODES_BY_STATUS = {
 
 
 def _encode(body: dict[str, Any]) -> bytes:
-    # As falcon's JSON handler writes media (ensure_ascii off), so nothing else changes.
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    data = _dumps(body)
     if len(data) > MAX_ERROR_BODY:
-        data = json.dumps(_cut_strings(body), ensure_ascii=False).encode("utf-8")
+        data = _dumps(_cut_strings(body))
     return data
+
+
+def _dumps(body: Any) -> bytes:
+    # As falcon's JSON handler writes media (ensure_ascii off), so nothing else changes; but an
+    # error quoting a lone surrogate from the request (a repeated key "\ud800") cannot be UTF-8:
+    # it is escaped then, as JSON allows, rather than failing the answer.
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body).encode("ascii")
 
 
 def _cut_strings(value: Any) -> Any:

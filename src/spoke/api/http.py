@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -22,6 +23,7 @@ __all__ = [
     "conditional_immutable",
     "expect_fields",
     "optional_str",
+    "parse_json",
     "query_int",
     "read_json",
     "send_page",
@@ -57,10 +59,7 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
             f"unsupported content type {shown!r}; send application/json",
             details={"content_type": shown},
         )
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {_short(exc)}") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text can hold: refuse it
@@ -68,6 +67,54 @@ def read_json(req: falcon.Request, *, max_bytes: int) -> dict[str, Any]:
     if b"\\ud" in raw.lower() and _holds_lone_surrogate(body):
         raise InvalidRequest("the request body holds a lone surrogate (\\ud800-\\udfff escape)")
     return body
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON the way RFC 8259 defines it, or ``InvalidRequest``.
+
+    Python's json module reads more: ``NaN``, ``Infinity`` and ``-Infinity``, ``1e400`` as an
+    infinity, and a repeated key (keeping the last value). Its hooks refuse those, at the cost of
+    one Python call per object (``benchmarks/profile_json_body.py``: +4 ms on the 17 ms parse
+    of a 10,000-file push body, whose push takes about 9 s).
+    """
+    try:
+        return json.loads(
+            raw,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {_short(exc)}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidRequest(f"the request body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 reads as infinity
+        raise InvalidRequest(
+            f"the request body is not valid JSON: the number {bounded(text, 32)} is out of range"
+        )
+    return value
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, refused when a key repeats: json keeps the last value silently, so the
+    request would mean something other than what a reader of it (or another parser) sees."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidRequest(
+                    f"the request body repeats the key {bounded(key)!r} in one object",
+                    details={"key": bounded(key)},
+                )
+            seen.add(key)
+    return obj
 
 
 def _holds_lone_surrogate(value: Any) -> bool:
