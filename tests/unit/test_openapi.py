@@ -87,14 +87,31 @@ def _served(app: falcon.App) -> set[tuple[str, str]]:
     """(path, method) of every responder the app's resources define, in OpenAPI's path syntax.
 
     falcon adds internal responders (OPTIONS and a 405 for every other method); they are not ours.
+    HEAD on a GET route is that GET without the body, which the spec's conventions say once
+    rather than as an operation of every such path (tests/api/test_head.py walks them).
     """
     routes = falcon.inspect.inspect_app(app).routes
-    return {
+    served = {
         (re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), method.method)
         for route in routes
         for method in route.methods
         if not method.internal
     }
+    return {(path, m) for path, m in served if m != "HEAD" or (path, "GET") not in served}
+
+
+def test_every_get_route_also_serves_head(application: Any) -> None:
+    routes = falcon.inspect.inspect_app(application.api).routes
+    methods = {route.path: {m.method for m in route.methods if not m.internal} for route in routes}
+
+    assert all("HEAD" in served for served in methods.values() if "GET" in served)
+    assert "HEAD" in " ".join(_conventions()), "the spec's conventions do not mention HEAD"
+
+
+def _conventions() -> list[str]:
+    with SPEC_PATH.open(encoding="utf-8") as f:
+        description: str = yaml.safe_load(f)["info"]["description"]
+    return description.split("\n- ")
 
 
 def _codes_in_source() -> set[str]:

@@ -11,7 +11,7 @@ import falcon
 from spoke.api.http import conditional_immutable, expect_fields, read_json
 from spoke.compile_jobs import CompileJobs
 from spoke.errors import InvalidRequest
-from spoke.generation import Archive, ArchiveRequest, CodeGenerator
+from spoke.generation import Archive, ArchiveInfo, ArchiveRequest, CodeGenerator
 from spoke.lru import ObjectLRU
 
 __all__ = [
@@ -100,32 +100,53 @@ class DownloadResource:
         key = (name, version, language, req.query_string)
         archive = self._answers.get(key) if version != "latest" else None
         if archive is None:
-            archive = self.generator.archive(
-                ArchiveRequest(
-                    module=name,
-                    version=version,
-                    language=language,
-                    grpc=parse_flag(req, "grpc"),
-                    include_dependencies=parse_flag(req, "include_dependencies"),
-                    options=_options(req),
-                )
-            )
+            archive = self.generator.archive(_archive_request(req, name, version, language))
             if version != "latest" and len(archive.data) <= PREPARED_MAX_BYTES:
                 self._answers.put(key, dataclasses.replace(archive, cache_hit=True))
-        resp.set_header("Digest", archive.digest_header)
-        resp.set_header("X-Spoke-Cache", "hit" if archive.cache_hit else "miss")
-        if version == "latest":
-            resp.etag = archive.sha256
-            resp.cache_control = NO_CACHE
-        elif conditional_immutable(req, resp, etag=archive.sha256):
+        if _send_headers(req, resp, archive, version):
             return
-        resp.content_type = "application/zip"
-        resp.downloadable_as = archive.filename
         # A stream, not resp.data: waitress sends a file-like body through wsgi.file_wrapper
         # as it is, where it would copy bytes into its output buffer, and past 1 MiB
         # (outbuf_overflow) into a temporary file, on every request. BytesIO shares the bytes.
-        resp.content_length = len(archive.data)
         resp.stream = io.BytesIO(archive.data)
+
+    def on_head(
+        self, req: falcon.Request, resp: falcon.Response, name: str, version: str, language: str
+    ) -> None:
+        """The GET's headers, without the body: a stored archive's size and digest come from
+        its index entry and its bytes are not read; one not stored yet is generated."""
+        key = (name, version, language, req.query_string)
+        archive = self._answers.get(key) if version != "latest" else None
+        info = archive or self.generator.describe(_archive_request(req, name, version, language))
+        _send_headers(req, resp, info, version)
+
+
+def _archive_request(req: falcon.Request, name: str, version: str, language: str) -> ArchiveRequest:
+    return ArchiveRequest(
+        module=name,
+        version=version,
+        language=language,
+        grpc=parse_flag(req, "grpc"),
+        include_dependencies=parse_flag(req, "include_dependencies"),
+        options=_options(req),
+    )
+
+
+def _send_headers(
+    req: falcon.Request, resp: falcon.Response, archive: ArchiveInfo, version: str
+) -> bool:
+    """Every header of a download; ``True`` when the answer is a complete 304."""
+    resp.set_header("Digest", archive.digest_header)
+    resp.set_header("X-Spoke-Cache", "hit" if archive.cache_hit else "miss")
+    if version == "latest":
+        resp.etag = archive.sha256
+        resp.cache_control = NO_CACHE
+    elif conditional_immutable(req, resp, etag=archive.sha256):
+        return True
+    resp.content_type = "application/zip"
+    resp.downloadable_as = archive.filename
+    resp.content_length = archive.size
+    return False
 
 
 class CompileResource:

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_OFFSET",
     "Pagination",
+    "add_route",
     "conditional_immutable",
     "expect_fields",
     "optional_str",
@@ -234,6 +235,21 @@ def send_page(
         params = {**query, "limit": str(pagination.limit), "offset": str(next_offset)}
         # Written by hand: RFC 8288 examples quote the relation type, and clients match on it.
         resp.append_header("Link", f'<{req.path}?{urlencode(sorted(params.items()))}>; rel="next"')
+
+
+def add_route(
+    app: falcon.App[falcon.Request, falcon.Response], template: str, resource: object
+) -> None:
+    """``app.add_route``, where a GET route also answers HEAD (RFC 9110: HEAD is GET without
+    the body). Falcon answers 405 to HEAD unless a resource has ``on_head``: a resource without
+    one gets its ``on_get`` as ``on_head``; it runs as for a GET (status, ``ETag``,
+    ``Cache-Control``, a 304 included), falcon keeps the body's ``Content-Length`` and drops the
+    body. A resource whose body costs more than its headers (a download) defines ``on_head``.
+    """
+    on_get = getattr(resource, "on_get", None)
+    if on_get is not None and not hasattr(resource, "on_head"):
+        resource.on_head = on_get  # type: ignore[attr-defined]
+    app.add_route(template, resource)
 
 
 def conditional_immutable(req: falcon.Request, resp: falcon.Response, *, etag: str) -> bool:
