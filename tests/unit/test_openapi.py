@@ -312,6 +312,27 @@ def test_compatibility_enums_match_the_domain(spec: dict[str, Any]) -> None:
     assert _schema(spec, "CompatibilityRules")["enum"] == list(COMPATIBILITY_RULES)
 
 
+def _query_parameters(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            for parameter in item.get(method, {}).get("parameters", []):
+                parameter = _resolve(spec, parameter)
+                if parameter["in"] == "query":
+                    yield f"{method.upper()} {path}", parameter
+
+
+def test_boolean_query_parameters_are_the_server_flags(spec: dict[str, Any]) -> None:
+    assert _schema(spec, "Flag")["enum"] == list(http.FLAG_VALUES)
+    flags = {
+        parameter["name"]
+        for _, parameter in _query_parameters(spec)
+        if parameter["schema"].get("$ref", "").endswith("/Flag")
+    }
+    assert flags == {"raw", "direct", "grpc", "include_dependencies"}
+    for where, parameter in _query_parameters(spec):
+        assert parameter["schema"].get("type") != "boolean", (where, parameter["name"])
+
+
 def test_module_name_pattern_is_the_code_pattern(spec: dict[str, Any]) -> None:
     assert _schema(spec, "ModuleName")["pattern"] == MODULE_NAME_PATTERN
     assert spec["components"]["parameters"]["ModuleName"]["schema"]["$ref"].endswith("/ModuleName")

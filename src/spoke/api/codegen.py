@@ -8,7 +8,7 @@ from typing import Any
 
 import falcon
 
-from spoke.api.http import conditional_immutable, expect_fields, read_json
+from spoke.api.http import conditional_immutable, expect_fields, query_flag, read_json
 from spoke.compile_jobs import CompileJobs
 from spoke.errors import InvalidRequest
 from spoke.generation import Archive, ArchiveInfo, ArchiveRequest, CodeGenerator
@@ -20,7 +20,6 @@ __all__ = [
     "DownloadResource",
     "LanguageResource",
     "LanguagesResource",
-    "parse_flag",
 ]
 
 NO_CACHE = ["no-cache"]
@@ -28,19 +27,6 @@ PREPARED_ANSWERS = 256
 PREPARED_MAX_BYTES = 1024 * 1024
 MAX_OPTIONS = 16
 MAX_OPTION_LENGTH = 200
-
-
-def parse_flag(req: falcon.Request, name: str) -> bool:
-    """A boolean query parameter: absent is false; ``true``/``false``/``1``/``0``."""
-    raw = req.get_param(name)
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise InvalidRequest(f"'{name}' must be true or false", details={"parameter": name})
 
 
 def _options(req: falcon.Request) -> tuple[str, ...]:
@@ -126,8 +112,8 @@ def _archive_request(req: falcon.Request, name: str, version: str, language: str
         module=name,
         version=version,
         language=language,
-        grpc=parse_flag(req, "grpc"),
-        include_dependencies=parse_flag(req, "include_dependencies"),
+        grpc=query_flag(req, "grpc"),
+        include_dependencies=query_flag(req, "include_dependencies"),
         options=_options(req),
     )
 

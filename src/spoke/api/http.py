@@ -17,6 +17,7 @@ from spoke.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType, 
 
 __all__ = [
     "DEFAULT_LIMIT",
+    "FLAG_VALUES",
     "MAX_LIMIT",
     "MAX_OFFSET",
     "Pagination",
@@ -25,7 +26,9 @@ __all__ = [
     "expect_fields",
     "optional_str",
     "parse_json",
+    "query_flag",
     "query_int",
+    "query_text",
     "read_json",
     "send_page",
 ]
@@ -211,6 +214,44 @@ def query_int(req: falcon.Request, name: str, *, default: int, low: int, high: i
             f"'{name}' must be between {low} and {high}", details={"parameter": name}
         )
     return value
+
+
+# How a boolean query parameter may be written (openapi.yaml's Flag): the usual spellings, Python's
+# str(True) among them, and nothing else. An empty value (``?raw=``) is refused, not read as
+# true (falcon's reading) or false: it is most likely a CI script's variable that came out empty.
+FLAG_VALUES = {
+    "true": True,
+    "false": False,
+    "True": True,
+    "False": False,
+    "1": True,
+    "0": False,
+    "yes": True,
+    "no": False,
+}
+
+
+def query_flag(req: falcon.Request, name: str) -> bool:
+    """A boolean query parameter: absent is false, else one of :data:`FLAG_VALUES`."""
+    raw = req.get_param(name)
+    if raw is None:
+        return False
+    value = FLAG_VALUES.get(raw)
+    if value is None:
+        raise InvalidRequest(
+            f"'{name}' must be true or false (or 1/0, yes/no)", details={"parameter": name}
+        )
+    return value
+
+
+def query_text(req: falcon.Request, name: str) -> str | None:
+    """An optional query parameter that is absent or not empty (an empty one is 400)."""
+    raw = req.get_param(name)
+    if raw == "":
+        raise InvalidRequest(
+            f"'{name}' is empty; leave it out, or give it a value", details={"parameter": name}
+        )
+    return raw
 
 
 def send_page(

@@ -12,6 +12,7 @@ from spoke.api.http import (
     conditional_immutable,
     expect_fields,
     optional_str,
+    query_flag,
     read_json,
     send_page,
 )
@@ -192,7 +193,7 @@ class FileResource(_Resource):
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, name: str, version: str, path: str
     ) -> None:
-        raw = req.get_param_as_bool("raw", default=False)
+        raw = query_flag(req, "raw")
         _, ref = self.service.find_file(module=name, version=version, path=path)
         if _set_version_caching(req, resp, version, f"{ref.sha256}{'-raw' if raw else ''}"):
             return
@@ -240,10 +241,10 @@ class DependentsResource(_Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         found = self._version(name, version)
-        direct = req.get_param_as_bool("direct", default=False)
+        direct = query_flag(req, "direct")
         resp.media = dependency_list(
             self.service.dependencies.dependents(
-                module=found.module_name, version=found.version, direct=bool(direct)
+                module=found.module_name, version=found.version, direct=direct
             )
         )
 
