@@ -17,6 +17,8 @@ import spoke
 from spoke.api import http, resources
 from spoke.api.app import Backends, create_app
 from spoke.api.errors import _CODES_BY_STATUS
+from spoke.codegen.languages import _LANGUAGE_ID
+from spoke.compile_jobs import MAX_LANGUAGES
 from spoke.domain import COMPATIBILITY_MODES, COMPATIBILITY_RULES
 from spoke.errors import SpokeError
 from spoke.semver import parse_semver
@@ -343,6 +345,13 @@ def _matches(pattern: str, value: str) -> bool:
     return re.search(pattern.replace("$", r"\Z"), value) is not None
 
 
+def _conforms(schema: dict[str, Any], value: str) -> bool:
+    """``value`` meets the string schema's pattern and lengths (code points, as Python counts)."""
+    return _matches(schema["pattern"], value) and schema.get("minLength", 0) <= len(
+        value
+    ) <= schema.get("maxLength", len(value))
+
+
 def _accepted(check: Any, value: str) -> bool:
     try:
         check(value)
@@ -370,20 +379,93 @@ VERSIONS = [
     "\u0661.0.0",
     "latest",
     "",
+    "9" * 18 + ".0.0",  # the 18 digits a signed 64-bit column holds
+    "1" + "0" * 18 + ".0.0",
+    "0." + "9" * 18 + ".0",
+    "0.0." + "1" * 19,
+    "0.0.1-" + "1" * 99,  # numeric prerelease identifiers: at most 99 digits
+    "0.0.1-" + "1" * 100,
+    "0.0.1-a" + "1" * 100,  # alphanumeric ones have no digit limit
+    "1.0.0-" + "a" * 122,  # 128 characters
+    "1.0.0-" + "a" * 123,
+    "v1.0.0-" + "a" * 122,  # 129 with the v, which counts
+    "1.0.0+" + "b" * 122,
 ]
+STORED_VERSIONS = [value for value in VERSIONS if not value.startswith("v")]
 
 
 @pytest.mark.parametrize("value", VERSIONS)
 def test_version_pattern_agrees_with_the_semver_parser(spec: dict[str, Any], value: str) -> None:
-    pattern = _schema(spec, "SemanticVersion")["pattern"]
-    assert _matches(pattern, value) == _accepted(parse_semver, value)
+    schema = _schema(spec, "SemanticVersion")
+    assert _conforms(schema, value) == _accepted(parse_semver, value)
 
 
 @pytest.mark.parametrize("value", VERSIONS)
 def test_version_path_parameter_also_takes_latest(spec: dict[str, Any], value: str) -> None:
-    pattern = spec["components"]["parameters"]["VersionOrLatest"]["schema"]["pattern"]
+    schema = spec["components"]["parameters"]["VersionOrLatest"]["schema"]
     expected = value == "latest" or _accepted(parse_semver, value)
-    assert _matches(pattern, value) == expected
+    assert _conforms(schema, value) == expected
+
+
+@pytest.mark.parametrize("value", STORED_VERSIONS)
+def test_stored_version_pattern_agrees_with_the_semver_parser(
+    spec: dict[str, Any], value: str
+) -> None:
+    schema = _schema(spec, "StoredVersion")
+    assert _conforms(schema, value) == _accepted(parse_semver, value)
+
+
+@pytest.mark.parametrize("value", VERSIONS)
+def test_version_or_latest_schema_is_the_path_parameter_pattern(
+    spec: dict[str, Any], value: str
+) -> None:
+    schema = _schema(spec, "VersionOrLatest")
+    expected = value == "latest" or _accepted(parse_semver, value)
+    assert _conforms(schema, value) == expected
+
+
+def _version_patterns(spec: dict[str, Any]) -> dict[str, str]:
+    schemas = spec["components"]["schemas"]
+    summary = schemas["VersionSummary"]["properties"]["dependencies"]["items"]
+    return {
+        "SemanticVersion": schemas["SemanticVersion"]["pattern"],
+        "VersionOrLatest": schemas["VersionOrLatest"]["pattern"],
+        "VersionOrLatest parameter": spec["components"]["parameters"]["VersionOrLatest"]["schema"][
+            "pattern"
+        ],
+        "DependencyPin": schemas["DependencyPin"]["pattern"],
+        "VersionSummary.dependencies": summary["pattern"],
+    }
+
+
+def test_every_version_pattern_holds_the_stored_version_grammar(spec: dict[str, Any]) -> None:
+    """The grammar is written six times in the spec; one edit must not leave the others behind."""
+    grammar = _schema(spec, "StoredVersion")["pattern"].removeprefix("^").removesuffix("$")
+    for name, pattern in _version_patterns(spec).items():
+        assert grammar in pattern, name
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "common@1.0.0",
+        "a.b-c_d@0.1.0-rc.1+build.7",
+        "common@v1.0.0",
+        "common@latest",
+        "common@" + "1" * 19 + ".0.0",
+        "common@1.0.0@2.0.0",
+        "common@",
+        "common@anything at all",
+        "Common@1.0.0",
+    ],
+)
+def test_stored_pins_of_a_summary_are_module_at_stored_version(
+    spec: dict[str, Any], value: str
+) -> None:
+    pattern = _version_patterns(spec)["VersionSummary.dependencies"]
+    name, _, version = value.partition("@")
+    expected = _accepted(validate_module_name, name) and _accepted(parse_semver, version)
+    assert _matches(pattern, value) == (expected and not version.startswith("v"))
 
 
 @pytest.mark.parametrize(
@@ -405,11 +487,24 @@ def test_version_path_parameter_also_takes_latest(spec: dict[str, Any], value: s
         "a:b.proto",
         "é.proto",
         "",
+        "a" * 255 + "/x.proto",  # a segment may be 255 characters long
+        "a" * 256 + "/x.proto",
+        "." + "a" * 254 + "/x.proto",
+        "." + "a" * 255 + "/x.proto",
+        ".." + "." * 253 + "/x.proto",
+        ".." + "." * 254 + "/x.proto",
+        "b" * 249 + ".proto",
+        "b" * 250 + ".proto",
+        "a/" * 252 + "bc.proto",  # 512 characters
+        "a/" * 252 + "bcd.proto",
+        "..a/x.proto",
+        ".../x.proto",
+        "a/./x.proto",
     ],
 )
 def test_file_path_pattern_agrees_with_validate_path(spec: dict[str, Any], value: str) -> None:
-    pattern = _schema(spec, "FilePath")["pattern"]
-    assert _matches(pattern, value) == _accepted(validate_path, value)
+    schema = _schema(spec, "FilePath")
+    assert _conforms(schema, value) == _accepted(validate_path, value)
 
 
 @pytest.mark.parametrize(
@@ -422,14 +517,20 @@ def test_file_path_pattern_agrees_with_validate_path(spec: dict[str, Any], value
         "common",
         "Common@1.0.0",
         "common@1.0.0@2.0.0",
+        "common@" + "9" * 18 + ".0.0",
+        "common@" + "9" * 19 + ".0.0",
+        "common@1.0.0-" + "1" * 100,
+        "common@anything",
+        "common@1.0.0 ",
+        "a" * 128 + "@1.0.0-" + "r" * 122,  # 257 characters
     ],
 )
 def test_dependency_pattern_agrees_with_validate_dependency(
     spec: dict[str, Any], value: str
 ) -> None:
-    pattern = _schema(spec, "DependencyPin")["pattern"]
+    schema = _schema(spec, "DependencyPin")
     accepted = _accepted(lambda pin: validate_dependency(pin, module="self"), value)
-    assert _matches(pattern, value) == accepted
+    assert _conforms(schema, value) == accepted
 
 
 @pytest.mark.parametrize(
@@ -453,5 +554,30 @@ def test_dependency_pattern_agrees_with_validate_dependency(
 def test_module_name_pattern_agrees_with_validate_module_name(
     spec: dict[str, Any], value: str
 ) -> None:
-    pattern = _schema(spec, "ModuleName")["pattern"]
-    assert _matches(pattern, value) == _accepted(validate_module_name, value)
+    schema = _schema(spec, "ModuleName")
+    assert _conforms(schema, value) == _accepted(validate_module_name, value)
+
+
+@pytest.mark.parametrize("name", ["FileInput", "ValidateRequest"])
+@pytest.mark.parametrize(
+    ("content", "accepted"),
+    [("", True), ('syntax = "proto3";\n', True), ("\u00e9\t\r\n\x01", True), ("a\x00b", False)],
+)
+def test_file_text_pattern_excludes_nul_as_the_server_does(
+    spec: dict[str, Any], name: str, content: str, accepted: bool
+) -> None:
+    schema = _schema(spec, name)["properties"]["content"]
+    assert _conforms(schema, content) == accepted
+    server_accepts = _accepted(
+        lambda text: resources.file_text(text, "content", path="input.proto"), content
+    )
+    assert server_accepts == accepted
+
+
+def test_compile_language_count_is_the_code_limit(spec: dict[str, Any]) -> None:
+    assert _schema(spec, "CompileRequest")["properties"]["languages"]["maxItems"] == MAX_LANGUAGES
+
+
+def test_language_id_pattern_is_the_registry_rule(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["parameters"]["LanguageId"]["schema"]
+    assert schema["pattern"] == _LANGUAGE_ID.pattern

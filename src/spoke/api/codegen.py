@@ -9,7 +9,7 @@ from typing import Any
 import falcon
 
 from spoke.api.http import conditional_immutable, expect_fields, query_flag, read_json
-from spoke.compile_jobs import CompileJobs
+from spoke.compile_jobs import MAX_LANGUAGES, CompileJobs
 from spoke.errors import InvalidRequest
 from spoke.generation import Archive, ArchiveInfo, ArchiveRequest, CodeGenerator
 from spoke.lru import ObjectLRU
@@ -148,11 +148,15 @@ class CompileResource:
             body, required=["languages"], optional=["include_grpc", "include_dependencies"]
         )
         languages = body["languages"]
-        if not isinstance(languages, list) or not all(
-            isinstance(item, str) and 0 < len(item) <= 64 for item in languages
+        # Counted as sent, duplicates included, as the spec's maxItems counts them.
+        if (
+            not isinstance(languages, list)
+            or not 0 < len(languages) <= MAX_LANGUAGES
+            or not all(isinstance(item, str) and 0 < len(item) <= 64 for item in languages)
         ):
             raise InvalidRequest(
-                "'languages' must be a list of language ids (GET /api/v1/languages lists them)",
+                f"'languages' must be a list of 1 to {MAX_LANGUAGES} language ids"
+                " (GET /api/v1/languages lists them)",
                 details={"field": "languages"},
             )
         job = self.jobs.submit(

@@ -260,7 +260,7 @@ class ValidateResource(_Resource):
         if "content" in body:
             if not isinstance(body["content"], str):
                 raise InvalidRequest("'content' must be a string", details={"field": "content"})
-            files = {"input.proto": body["content"]}
+            files = {"input.proto": file_text(body["content"], "'content'", path="input.proto")}
         else:
             files = parse_files(body["files"])
         dependencies = parse_dependencies(body.get("dependencies"), module="")
@@ -297,14 +297,19 @@ def parse_files(raw: Any) -> dict[str, str]:
             raise InvalidRequest(
                 f"files[{index}].content must be a string", details={"index": index}
             )
-        if "\x00" in content:
-            raise InvalidRequest(
-                f"files[{index}].content contains a NUL character", details={"path": path}
-            )
+        content = file_text(content, f"files[{index}].content", path=path)
         if path in files:
             raise InvalidRequest(f"file {path!r} appears twice", details={"path": path})
         files[path] = content
     return files
+
+
+def file_text(content: str, where: str, *, path: str) -> str:
+    """A file's text as sent (``where`` names it): refused with a NUL, which no .proto file
+    holds, whether it came in ``files`` or as ``/validate``'s ``content``."""
+    if "\x00" in content:
+        raise InvalidRequest(f"{where} contains a NUL character", details={"path": path})
+    return content
 
 
 def parse_dependencies(raw: Any, *, module: str) -> tuple[DependencyRef, ...]:
@@ -319,7 +324,9 @@ def parse_dependencies(raw: Any, *, module: str) -> tuple[DependencyRef, ...]:
     if len(raw) > 1000:
         raise InvalidRequest("more than 1000 dependencies")
     pins = [validate_dependency(item, module=module) for item in raw]
-    if len(set(pins)) != len(pins):
+    # The same string twice is malformed (the spec's uniqueItems); two spellings of one pin
+    # ("a@v1.0.0", "a@1.0.0") pin a module twice, which resolving the pins refuses with a 422.
+    if len(set(raw)) != len(raw):
         raise InvalidRequest("a dependency is listed twice")
     return tuple(pins)
 
