@@ -24,7 +24,7 @@ from spoke.api.representations import (
     version_summary,
 )
 from spoke.domain import DependencyRef, SourceInfo, Version
-from spoke.errors import InvalidRequest
+from spoke.errors import InvalidRequest, Unprocessable
 from spoke.evolution import check_policy
 from spoke.lru import LRUCache
 from spoke.service import PushRequest, RegistryService
@@ -299,7 +299,11 @@ def parse_files(raw: Any) -> dict[str, str]:
             )
         content = file_text(content, f"files[{index}].content", path=path)
         if path in files:
-            raise InvalidRequest(f"file {path!r} appears twice", details={"path": path})
+            # A clash between paths, like a file that is also a directory: 422, not 400. The
+            # request is well-formed; the spec cannot say "unique by path" of a list of objects.
+            raise Unprocessable(
+                f"file {path!r} appears twice", code="invalid_path", details={"path": path}
+            )
         files[path] = content
     return files
 
