@@ -88,6 +88,10 @@ def _path_problem(path: object) -> str | None:
         return "path must be relative"
     if not path.endswith(".proto"):
         return "path must end in .proto"
+    if path == ".proto" or path.endswith("/.proto"):
+        # protoc takes it, but code generators cannot name their output after an empty stem
+        # (grpc_tools: "Invalid proto file name").
+        return "the file name before .proto is empty"
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "path must not contain empty, '.' or '..' segments"

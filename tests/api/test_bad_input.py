@@ -197,6 +197,8 @@ def test_a_non_string_path_is_400(nothing_stored: SpokeClient, path: object) -> 
         "C:/a.proto",
         "é.proto",
         "a*.proto",
+        ".proto",  # no file name: code generators cannot name their output after it
+        "a/.proto",
     ],
 )
 def test_a_bad_path_is_422_invalid_path(nothing_stored: SpokeClient, path: str) -> None:

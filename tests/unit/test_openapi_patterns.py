@@ -204,6 +204,8 @@ def test_stored_pins_of_a_summary_are_module_at_stored_version(
         "..a/x.proto",
         ".../x.proto",
         "a/./x.proto",
+        "a/.proto",  # no file name before .proto
+        "..proto",
     ],
 )
 def test_file_path_pattern_agrees_with_validate_path(spec: dict[str, Any], value: str) -> None:
