@@ -323,3 +323,53 @@ def test_boolean_query_parameters_are_the_server_flags(spec: dict[str, Any]) -> 
     assert flags == {"raw", "direct", "grpc", "include_dependencies"}
     for where, parameter in _query_parameters(spec):
         assert parameter["schema"].get("type") != "boolean", (where, parameter["name"])
+
+
+# Links (what the stateful schemathesis tests follow) -------------------------------------------
+
+
+def _properties(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """The property names a schema declares, through $refs and allOf."""
+    schema = _resolve(spec, schema)
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= _properties(spec, part)
+    return names
+
+
+def _parameters_of(spec: dict[str, Any], path: str, method: str) -> set[str]:
+    item = spec["paths"][path]
+    declared = [*item.get("parameters", []), *item[method].get("parameters", [])]
+    return {_resolve(spec, parameter)["name"] for parameter in declared}
+
+
+def test_links_lead_to_operations_that_take_what_they_pass(spec: dict[str, Any]) -> None:
+    operations = {
+        item[method]["operationId"]: (path, method)
+        for path, item in spec["paths"].items()
+        for method in HTTP_METHODS
+        if method in item
+    }
+    used: set[str] = set()
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            for status, response in item.get(method, {}).get("responses", {}).items():
+                for name, link in _resolve(spec, response).get("links", {}).items():
+                    used.add(link.get("$ref", name).rsplit("/", 1)[-1])
+                    link = _resolve(spec, link)
+                    where = (path, method, status, name)
+                    target = operations[link["operationId"]]
+                    assert set(link["parameters"]) <= _parameters_of(spec, *target), where
+                    body = spec["paths"][target[0]][target[1]].get("requestBody")
+                    if "requestBody" in link:
+                        schema = body["content"]["application/json"]["schema"]
+                        assert set(link["requestBody"]) <= _properties(spec, schema), where
+                    produced = _properties(
+                        spec, _resolve(spec, response)["content"]["application/json"]["schema"]
+                    )
+                    values = [*link["parameters"].values(), *link.get("requestBody", {}).values()]
+                    for value in values:
+                        if str(value).startswith("$response.body#/"):
+                            field = str(value).removeprefix("$response.body#/").split("/")[0]
+                            assert field in produced, (where, value)
+    assert used == set(spec["components"]["links"]), "a link is defined but never used"
