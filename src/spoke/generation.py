@@ -36,14 +36,14 @@ from spoke.codegen import (
     readme_text,
 )
 from spoke.domain import Version, utc_now
-from spoke.errors import CodeGenerationFailed, Unprocessable
+from spoke.errors import CodeGenerationFailed, Unprocessable, bounded
 from spoke.interfaces import Artifact, StoresArtifacts
 from spoke.lru import LRUCache, ObjectLRU
 from spoke.metrics import Metrics
 from spoke.service import RegistryService
 from spoke.tracing import child_span
 
-__all__ = ["Archive", "ArchiveRequest", "CodeGenerator"]
+__all__ = ["Archive", "ArchiveInfo", "ArchiveRequest", "CodeGenerator"]
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +68,27 @@ class ArchiveRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Archive:
-    """A generated zip and what the HTTP layer needs to serve it."""
+class ArchiveInfo:
+    """What describes a generated zip without its bytes: everything a download's headers say."""
 
-    data: bytes
     sha256: str
+    size: int
     filename: str
     cache_hit: bool
-    artifact: Artifact = field(repr=False)
     digest_header: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # ``Digest: sha-256=<base64>`` (RFC 3230), computed once: answers are reused.
         digest = "sha-256=" + base64.b64encode(bytes.fromhex(self.sha256)).decode("ascii")
         object.__setattr__(self, "digest_header", digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Archive(ArchiveInfo):
+    """A generated zip and what the HTTP layer needs to serve it."""
+
+    data: bytes = field(repr=False)
+    artifact: Artifact = field(repr=False)
 
 
 class CodeGenerator:
@@ -129,7 +136,8 @@ class CodeGenerator:
                 details={"language": language_id},
             )
         allowed = set(status.language.options)
-        refused = sorted(set(options) - allowed)
+        # Options are up to 200 characters each (checked by the API); an error names them shorter.
+        refused = [bounded(option, 64) for option in sorted(set(options) - allowed)]
         if refused:
             raise Unprocessable(
                 f"option(s) not allowed for {language_id!r}: {', '.join(refused)}"
@@ -145,6 +153,31 @@ class CodeGenerator:
         Raises the not-found errors of the version, ``language_not_found`` (404), 422 for a
         disabled language or refused options, ``compilation_failed`` when the generator fails.
         """
+        return self._produce(*self._resolve(request))
+
+    def describe(self, request: ArchiveRequest) -> ArchiveInfo:
+        """What :meth:`archive` would answer, without reading the bytes of a stored archive.
+
+        A HEAD needs the size and digest only: a stored archive's come from its index entry and
+        its blob is not read. One not stored yet is generated (and stored), since its size and
+        digest are what is asked. Raises what :meth:`archive` raises.
+        """
+        exact, version, status = self._resolve(request)
+        artifact = self._hot_entries.get(exact)
+        if artifact is None:
+            artifact = self._lookup(self._key(exact, version, status))
+        if artifact is None:
+            return self._produce(exact, version, status)
+        self.metrics.artifact_lookups.labels("hit").inc()
+        return ArchiveInfo(
+            sha256=artifact.digest,
+            size=artifact.size,
+            filename=_filename(exact),
+            cache_hit=True,
+        )
+
+    def _resolve(self, request: ArchiveRequest) -> tuple[ArchiveRequest, Version, LanguageStatus]:
+        """The request with its version resolved and options normalized, checked."""
         version = self.service.get_version(module=request.module, version=request.version)
         status = self.language(request.language, grpc=request.grpc, options=request.options)
         exact = ArchiveRequest(
@@ -155,6 +188,9 @@ class CodeGenerator:
             request.include_dependencies,
             tuple(sorted(set(request.options))),
         )
+        return exact, version, status
+
+    def _produce(self, exact: ArchiveRequest, version: Version, status: LanguageStatus) -> Archive:
         hot = self._hot_entries.get(exact)
         if hot is not None:
             data = self._hot_bytes.get(key=hot.digest)
@@ -171,7 +207,7 @@ class CodeGenerator:
             if data is None:  # written a moment ago and gone already: the blob store is failing
                 raise CodeGenerationFailed(
                     "the generated archive could not be read back from the blob store",
-                    details={"language": request.language},
+                    details={"language": exact.language},
                 )
         self.metrics.artifact_lookups.labels("hit" if cache_hit else "miss").inc()
         self._hot_entries.put(exact, artifact)
@@ -181,12 +217,12 @@ class CodeGenerator:
         self, request: ArchiveRequest, artifact: Artifact, data: bytes, *, cache_hit: bool
     ) -> Archive:
         self._hot_bytes.set(key=artifact.digest, value=data)
-        suffix = "-grpc" if request.grpc else ""
         return Archive(
-            data=data,
             sha256=artifact.digest,
-            filename=f"{request.module}-{request.version}-{request.language}{suffix}.zip",
+            size=len(data),
+            filename=_filename(request),
             cache_hit=cache_hit,
+            data=data,
             artifact=artifact,
         )
 
@@ -343,3 +379,8 @@ class CodeGenerator:
     def _observe(self, language: str, status: str, start: float) -> None:
         self.metrics.generations.labels(language, status).inc()
         self.metrics.generation_duration.labels(language).observe(self._clock() - start)
+
+
+def _filename(request: ArchiveRequest) -> str:
+    suffix = "-grpc" if request.grpc else ""
+    return f"{request.module}-{request.version}-{request.language}{suffix}.zip"

@@ -88,6 +88,10 @@ def _path_problem(path: object) -> str | None:
         return "path must be relative"
     if not path.endswith(".proto"):
         return "path must end in .proto"
+    if path == ".proto" or path.endswith("/.proto"):
+        # protoc takes it, but code generators cannot name their output after an empty stem
+        # (grpc_tools: "Invalid proto file name").
+        return "the file name before .proto is empty"
     segments = path.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return "path must not contain empty, '.' or '..' segments"
@@ -115,18 +119,25 @@ def find_path_clash(paths: Iterable[str]) -> tuple[str, str] | None:
 
 def validate_dependency(pin: object, *, module: str) -> DependencyRef:
     """A dependency pin ``module@version`` with an exact version, on another module."""
-    if not isinstance(pin, str) or pin.count("@") != 1:
+    if not isinstance(pin, str):
         raise Unprocessable(
-            f"invalid dependency {pin!r}: expected 'module@version'",
+            "invalid dependency: expected a 'module@version' string",
             code="invalid_dependency",
-            details={"dependency": pin if isinstance(pin, str) else None},
+            details={"dependency": None},
+        )
+    shown = bounded(pin)
+    if pin.count("@") != 1:
+        raise Unprocessable(
+            f"invalid dependency {shown!r}: expected 'module@version'",
+            code="invalid_dependency",
+            details={"dependency": shown},
         )
     name, _, version = pin.partition("@")
     if version == "latest":
         raise Unprocessable(
-            f"dependency {pin!r} must pin an exact version, not 'latest'",
+            f"dependency {shown!r} must pin an exact version, not 'latest'",
             code="invalid_dependency",
-            details={"dependency": pin},
+            details={"dependency": shown},
         )
     module_name = validate_module_name(name)
     normalized, _ = validate_version(version)
@@ -134,6 +145,6 @@ def validate_dependency(pin: object, *, module: str) -> DependencyRef:
         raise Unprocessable(
             f"module {module!r} cannot depend on itself",
             code="invalid_dependency",
-            details={"dependency": pin},
+            details={"dependency": shown},
         )
     return DependencyRef(module_name, normalized)

@@ -280,11 +280,21 @@ def test_get_follows_semver_not_push_order(client: SpokeClient) -> None:
     assert stored_check(client, "1.0.0").json["checked_against"] == []
 
 
-def test_get_with_an_empty_mode_uses_the_policy(client: SpokeClient) -> None:
+@pytest.mark.parametrize("query", ["mode=", "rules=", "mode=&rules=", "mode=FULL&rules="])
+def test_get_with_an_empty_mode_or_rules_is_400(client: SpokeClient, query: str) -> None:
+    """Empty is refused, not read as absent: ``?mode=$MODE`` with MODE unset is a slip that
+    must not quietly check under the module's policy instead."""
     history(client, ("1.0.0", thing(ID)))
     result = client.simulate_get(
-        f"{API}/modules/acme/versions/1.0.0/compatibility", query_string="mode=&rules="
+        f"{API}/modules/acme/versions/1.0.0/compatibility", query_string=query
     )
+    body = assert_error(result, 400, "invalid_request")
+    assert body["details"]["parameter"] in query
+
+
+def test_get_without_mode_and_rules_uses_the_policy(client: SpokeClient) -> None:
+    history(client, ("1.0.0", thing(ID)))
+    result = client.simulate_get(f"{API}/modules/acme/versions/1.0.0/compatibility")
     assert (result.json["mode"], result.json["rules"]) == ("BACKWARD", "FILE")
 
 

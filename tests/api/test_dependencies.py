@@ -196,7 +196,20 @@ def test_the_same_module_pinned_twice_is_422_invalid_dependency(client: SpokeCli
     assert version_names(client, "billing") == []
 
 
-def test_the_same_pin_listed_twice_is_rejected(client: SpokeClient) -> None:
+def test_the_same_pin_listed_twice_is_400_as_the_spec_excludes_it(client: SpokeClient) -> None:
+    push_ok(client, "common", "1.0.0", COMMON)
+    create_module(client, "billing")
+
+    result = push(
+        client, "billing", "1.0.0", BILLING, ["common@1.0.0", "common@1.0.0"], create=False
+    )
+
+    assert_error(result, 400, "invalid_request")
+    assert version_names(client, "billing") == []
+
+
+def test_two_spellings_of_one_pin_are_422_the_module_pinned_twice(client: SpokeClient) -> None:
+    """The spec allows distinct strings (uniqueItems); that they name one pin is semantic."""
     push_ok(client, "common", "1.0.0", COMMON)
     create_module(client, "billing")
 
@@ -204,7 +217,7 @@ def test_the_same_pin_listed_twice_is_rejected(client: SpokeClient) -> None:
         client, "billing", "1.0.0", BILLING, ["common@1.0.0", "common@v1.0.0"], create=False
     )
 
-    assert_error(result, 400, "invalid_request")
+    assert_error(result, 422, "invalid_dependency")
     assert version_names(client, "billing") == []
 
 

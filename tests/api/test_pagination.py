@@ -80,6 +80,36 @@ def test_next_link_keeps_the_query_filter(any_client: SpokeClient) -> None:
     assert next_link(second) is None
 
 
+def test_next_link_carries_only_the_parameters_the_list_knows(seven_modules: SpokeClient) -> None:
+    huge = "z" * 80_000
+    result = seven_modules.simulate_get(
+        f"{API}/modules", params={"limit": "3", "q": "mod", "cachebuster": huge, "raw": "true"}
+    )
+
+    assert result.status_code == 200
+    assert next_link(result) == f"{API}/modules?limit=3&offset=3&q=mod"
+
+
+def test_next_link_of_versions_carries_only_limit_and_offset(client: SpokeClient) -> None:
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        push_ok(client, "acme", version)
+
+    result = client.simulate_get(
+        f"{API}/modules/acme/versions", params={"limit": "1", "q": "x" * 80_000}
+    )
+
+    assert next_link(result) == f"{API}/modules/acme/versions?limit=1&offset=1"
+
+
+def test_a_repeated_parameter_is_carried_once_as_the_list_read_it(
+    seven_modules: SpokeClient,
+) -> None:
+    result = seven_modules.simulate_get(f"{API}/modules?limit=2&q=no&q=mod")
+
+    assert [m["name"] for m in result.json] == NAMES[:2]
+    assert next_link(result) == f"{API}/modules?limit=2&offset=2&q=mod"
+
+
 def test_an_offset_past_the_end_is_an_empty_page(seven_modules: SpokeClient) -> None:
     result = seven_modules.simulate_get(f"{API}/modules", params={"offset": "100"})
 
@@ -140,6 +170,58 @@ def test_bad_limit_or_offset_is_400(client: SpokeClient, params: dict[str, str],
 
     body = assert_error(result, 400, "invalid_request")
     assert body["details"]["parameter"] in params
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "5_0",  # int() reads 50
+        " 5",
+        "5 ",
+        "+5",
+        "\uff15",  # a full-width 5
+        "\u0665",  # an Arabic-Indic 5
+        "\U0001d7d3",  # a mathematical bold 5
+        "0x10",
+        "1e2",
+        "",
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("name", ["limit", "offset"])
+def test_only_ascii_digits_are_an_integer(client: SpokeClient, name: str, value: str) -> None:
+    create_module(client, "acme")
+
+    result = client.simulate_get(f"{API}/modules", params={name: value})
+
+    body = assert_error(result, 400, "invalid_request")
+    assert body["details"] == {"parameter": name}
+    assert "0-9" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"limit": "002"}, NAMES[:2]),
+        ({"limit": "2", "offset": "0000000000000000000000005"}, NAMES[5:7]),
+    ],
+)
+def test_leading_zeros_are_still_ascii_digits(
+    seven_modules: SpokeClient, params: dict[str, str], names: list[str]
+) -> None:
+    result = seven_modules.simulate_get(f"{API}/modules", params=params)
+
+    assert result.status_code == 200, result.text
+    assert [m["name"] for m in result.json] == names
+
+
+def test_a_number_of_thousands_of_digits_is_out_of_range_not_a_crash(
+    client: SpokeClient,
+) -> None:
+    result = client.simulate_get(f"{API}/modules", params={"offset": "9" * 5000})
+
+    body = assert_error(result, 400, "invalid_request")
+    assert "between" in body["error"]
 
 
 @pytest.mark.parametrize("limit", ["1", "1000"])

@@ -152,3 +152,18 @@ def test_warnings_of_a_valid_file_are_reported(client: SpokeClient) -> None:
     assert warning["line"] == 5
     assert "google/protobuf/empty.proto" in warning["message"]
     assert "unused" in warning["message"].lower()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": GOOD + "\x00"},
+        {"files": [{"path": "acme/v1/a.proto", "content": "\x00" + GOOD}]},
+    ],
+    ids=["content", "files"],
+)
+def test_nul_in_file_text_is_400_however_it_is_sent(client: SpokeClient, body: object) -> None:
+    result = client.simulate_post(URL, json=body)
+
+    envelope = assert_error(result, 400, "invalid_request")
+    assert "NUL" in envelope["error"]

@@ -19,16 +19,8 @@ from spoke.api.app import Backends, create_app
 from spoke.api.errors import _CODES_BY_STATUS
 from spoke.api.wire import WIRE_CODES
 from spoke.domain import COMPATIBILITY_MODES, COMPATIBILITY_RULES
-from spoke.errors import SpokeError
-from spoke.semver import parse_semver
 from spoke.settings import load_settings
-from spoke.validation import (
-    MAX_PATH_LENGTH,
-    MODULE_NAME_PATTERN,
-    validate_dependency,
-    validate_module_name,
-    validate_path,
-)
+from spoke.validation import MAX_PATH_LENGTH
 from spoke_plugins.memory import LRUCache, MemoryBlobStore, MemoryStorage
 from worker_pool import shared_work
 
@@ -89,14 +81,31 @@ def _served(app: falcon.App) -> set[tuple[str, str]]:
     """(path, method) of every responder the app's resources define, in OpenAPI's path syntax.
 
     falcon adds internal responders (OPTIONS and a 405 for every other method); they are not ours.
+    HEAD on a GET route is that GET without the body, which the spec's conventions say once
+    rather than as an operation of every such path (tests/api/test_head.py walks them).
     """
     routes = falcon.inspect.inspect_app(app).routes
-    return {
+    served = {
         (re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), method.method)
         for route in routes
         for method in route.methods
         if not method.internal
     }
+    return {(path, m) for path, m in served if m != "HEAD" or (path, "GET") not in served}
+
+
+def test_every_get_route_also_serves_head(application: Any) -> None:
+    routes = falcon.inspect.inspect_app(application.api).routes
+    methods = {route.path: {m.method for m in route.methods if not m.internal} for route in routes}
+
+    assert all("HEAD" in served for served in methods.values() if "GET" in served)
+    assert "HEAD" in " ".join(_conventions()), "the spec's conventions do not mention HEAD"
+
+
+def _conventions() -> list[str]:
+    with SPEC_PATH.open(encoding="utf-8") as f:
+        description: str = yaml.safe_load(f)["info"]["description"]
+    return description.split("\n- ")
 
 
 def _codes_in_source() -> set[str]:
@@ -265,7 +274,7 @@ def test_pagination_limits_match_the_code(spec: dict[str, Any]) -> None:
         http.DEFAULT_LIMIT,
     )
     offset = spec["components"]["parameters"]["Offset"]["schema"]
-    assert (offset["minimum"], offset["maximum"]) == (0, 2**31 - 1)
+    assert (offset["minimum"], offset["maximum"]) == (0, http.MAX_OFFSET)
 
 
 def test_body_limits_match_the_code(spec: dict[str, Any]) -> None:
@@ -297,125 +306,72 @@ def test_compatibility_enums_match_the_domain(spec: dict[str, Any]) -> None:
     assert _schema(spec, "CompatibilityRules")["enum"] == list(COMPATIBILITY_RULES)
 
 
-def test_module_name_pattern_is_the_code_pattern(spec: dict[str, Any]) -> None:
-    assert _schema(spec, "ModuleName")["pattern"] == MODULE_NAME_PATTERN
-    assert spec["components"]["parameters"]["ModuleName"]["schema"]["$ref"].endswith("/ModuleName")
+def _query_parameters(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            for parameter in item.get(method, {}).get("parameters", []):
+                parameter = _resolve(spec, parameter)
+                if parameter["in"] == "query":
+                    yield f"{method.upper()} {path}", parameter
 
 
-def _matches(pattern: str, value: str) -> bool:
-    # JSON Schema patterns are ECMA-262: without the multiline flag `$` is the very end.
-    return re.search(pattern.replace("$", r"\Z"), value) is not None
+def test_boolean_query_parameters_are_the_server_flags(spec: dict[str, Any]) -> None:
+    assert _schema(spec, "Flag")["enum"] == list(http.FLAG_VALUES)
+    flags = {
+        parameter["name"]
+        for _, parameter in _query_parameters(spec)
+        if parameter["schema"].get("$ref", "").endswith("/Flag")
+    }
+    assert flags == {"raw", "direct", "grpc", "include_dependencies"}
+    for where, parameter in _query_parameters(spec):
+        assert parameter["schema"].get("type") != "boolean", (where, parameter["name"])
 
 
-def _accepted(check: Any, value: str) -> bool:
-    try:
-        check(value)
-    except ValueError:
-        return False
-    except SpokeError:
-        return False
-    return True
+# Links (what the stateful schemathesis tests follow) -------------------------------------------
 
 
-VERSIONS = [
-    "1.0.0",
-    "v1.2.3",
-    "0.0.0-alpha.1+build.5",
-    "1.0.0-0A.is.legal",
-    "10.20.30",
-    "1.0.0-rc.1",
-    "1.0",
-    "01.0.0",
-    "1.0.0-01",
-    "1.0.0+",
-    "V1.0.0",
-    "1.0.0 ",
-    "1.0.0\n",
-    "\u0661.0.0",
-    "latest",
-    "",
-]
+def _properties(spec: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """The property names a schema declares, through $refs and allOf."""
+    schema = _resolve(spec, schema)
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= _properties(spec, part)
+    return names
 
 
-@pytest.mark.parametrize("value", VERSIONS)
-def test_version_pattern_agrees_with_the_semver_parser(spec: dict[str, Any], value: str) -> None:
-    pattern = _schema(spec, "SemanticVersion")["pattern"]
-    assert _matches(pattern, value) == _accepted(parse_semver, value)
+def _parameters_of(spec: dict[str, Any], path: str, method: str) -> set[str]:
+    item = spec["paths"][path]
+    declared = [*item.get("parameters", []), *item[method].get("parameters", [])]
+    return {_resolve(spec, parameter)["name"] for parameter in declared}
 
 
-@pytest.mark.parametrize("value", VERSIONS)
-def test_version_path_parameter_also_takes_latest(spec: dict[str, Any], value: str) -> None:
-    pattern = spec["components"]["parameters"]["VersionOrLatest"]["schema"]["pattern"]
-    expected = value == "latest" or _accepted(parse_semver, value)
-    assert _matches(pattern, value) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "a.proto",
-        "acme/v1/person.proto",
-        "a+b/c-d_e.proto",
-        ".../x.proto",
-        ".hidden/a.proto",
-        ".proto",
-        "a.proto.bak",
-        "/abs.proto",
-        "a//b.proto",
-        "./a.proto",
-        "a/../b.proto",
-        "a\\b.proto",
-        "a b.proto",
-        "a:b.proto",
-        "é.proto",
-        "",
-    ],
-)
-def test_file_path_pattern_agrees_with_validate_path(spec: dict[str, Any], value: str) -> None:
-    pattern = _schema(spec, "FilePath")["pattern"]
-    assert _matches(pattern, value) == _accepted(validate_path, value)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "common@1.0.0",
-        "common@v1.0.0",
-        "a.b-c_d@0.1.0-rc.1",
-        "common@latest",
-        "common",
-        "Common@1.0.0",
-        "common@1.0.0@2.0.0",
-    ],
-)
-def test_dependency_pattern_agrees_with_validate_dependency(
-    spec: dict[str, Any], value: str
-) -> None:
-    pattern = _schema(spec, "DependencyPin")["pattern"]
-    accepted = _accepted(lambda pin: validate_dependency(pin, module="self"), value)
-    assert _matches(pattern, value) == accepted
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "acme",
-        "a",
-        "a" * 128,
-        "a" * 129,
-        "acme.payments_v1-x",
-        "Acme",
-        "1acme",
-        "-acme",
-        "ac me",
-        "ac/me",
-        "",
-        "acme\n",
-        "acmé",
-    ],
-)
-def test_module_name_pattern_agrees_with_validate_module_name(
-    spec: dict[str, Any], value: str
-) -> None:
-    pattern = _schema(spec, "ModuleName")["pattern"]
-    assert _matches(pattern, value) == _accepted(validate_module_name, value)
+def test_links_lead_to_operations_that_take_what_they_pass(spec: dict[str, Any]) -> None:
+    operations = {
+        item[method]["operationId"]: (path, method)
+        for path, item in spec["paths"].items()
+        for method in HTTP_METHODS
+        if method in item
+    }
+    used: set[str] = set()
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            for status, response in item.get(method, {}).get("responses", {}).items():
+                for name, link in _resolve(spec, response).get("links", {}).items():
+                    used.add(link.get("$ref", name).rsplit("/", 1)[-1])
+                    link = _resolve(spec, link)
+                    where = (path, method, status, name)
+                    target = operations[link["operationId"]]
+                    assert set(link["parameters"]) <= _parameters_of(spec, *target), where
+                    body = spec["paths"][target[0]][target[1]].get("requestBody")
+                    if "requestBody" in link:
+                        schema = body["content"]["application/json"]["schema"]
+                        assert set(link["requestBody"]) <= _properties(spec, schema), where
+                    produced = _properties(
+                        spec, _resolve(spec, response)["content"]["application/json"]["schema"]
+                    )
+                    values = [*link["parameters"].values(), *link.get("requestBody", {}).values()]
+                    for value in values:
+                        if str(value).startswith("$response.body#/"):
+                            field = str(value).removeprefix("$response.body#/").split("/")[0]
+                            assert field in produced, (where, value)
+    assert used == set(spec["components"]["links"]), "a link is defined but never used"

@@ -25,6 +25,7 @@ from spoke.api.evolution import (
     VersionCompatibilityResource,
 )
 from spoke.api.health import HealthCheck, Readiness, create_health_app
+from spoke.api.http import add_route
 from spoke.api.middleware import AdminAuthMiddleware, RequestMiddleware
 from spoke.api.resources import (
     DependenciesResource,
@@ -321,11 +322,11 @@ def _add_codegen_routes(
     max_body_bytes: int,
 ) -> None:
     version = f"{API_PREFIX}/modules/{{name}}/versions/{{version}}"
-    api.add_route(f"{API_PREFIX}/languages", LanguagesResource(generator))
-    api.add_route(f"{API_PREFIX}/languages/{{language}}", LanguageResource(generator))
-    api.add_route(f"{version}/download/{{language}}", DownloadResource(generator))
-    api.add_route(f"{version}/compile", CompileResource(jobs, max_body_bytes=max_body_bytes))
-    api.add_route(f"{version}/compile/{{job_id}}", CompileJobResource(jobs))
+    add_route(api, f"{API_PREFIX}/languages", LanguagesResource(generator))
+    add_route(api, f"{API_PREFIX}/languages/{{language}}", LanguageResource(generator))
+    add_route(api, f"{version}/download/{{language}}", DownloadResource(generator))
+    add_route(api, f"{version}/compile", CompileResource(jobs, max_body_bytes=max_body_bytes))
+    add_route(api, f"{version}/compile/{{job_id}}", CompileJobResource(jobs))
 
 
 def _add_routes(
@@ -335,16 +336,16 @@ def _add_routes(
         return cls(service, max_body_bytes=max_body_bytes)
 
     version = f"{API_PREFIX}/modules/{{name}}/versions/{{version}}"
-    api.add_route(f"{API_PREFIX}/modules", make(ModulesResource))
-    api.add_route(f"{API_PREFIX}/modules/{{name}}", make(ModuleResource))
-    api.add_route(f"{API_PREFIX}/modules/{{name}}/versions", make(VersionsResource))
-    api.add_route(version, make(VersionResource))
-    api.add_route(f"{version}/files/{{path:path}}", make(FileResource))
-    api.add_route(f"{version}/descriptor", make(DescriptorResource))
-    api.add_route(f"{version}/dependencies", make(DependenciesResource))
-    api.add_route(f"{version}/dependencies/transitive", make(TransitiveDependenciesResource))
-    api.add_route(f"{version}/dependents", make(DependentsResource))
-    api.add_route(f"{version}/compatibility", make(VersionCompatibilityResource))
-    api.add_route(f"{API_PREFIX}/modules/{{name}}/compatibility", make(CompatibilityResource))
-    api.add_route(f"{API_PREFIX}/modules/{{name}}/diff", make(DiffResource))
-    api.add_route(f"{API_PREFIX}/validate", make(ValidateResource))
+    add_route(api, f"{API_PREFIX}/modules", make(ModulesResource))
+    add_route(api, f"{API_PREFIX}/modules/{{name}}", make(ModuleResource))
+    add_route(api, f"{API_PREFIX}/modules/{{name}}/versions", make(VersionsResource))
+    add_route(api, version, make(VersionResource))
+    add_route(api, f"{version}/files/{{path:path}}", make(FileResource))
+    add_route(api, f"{version}/descriptor", make(DescriptorResource))
+    add_route(api, f"{version}/dependencies", make(DependenciesResource))
+    add_route(api, f"{version}/dependencies/transitive", make(TransitiveDependenciesResource))
+    add_route(api, f"{version}/dependents", make(DependentsResource))
+    add_route(api, f"{version}/compatibility", make(VersionCompatibilityResource))
+    add_route(api, f"{API_PREFIX}/modules/{{name}}/compatibility", make(CompatibilityResource))
+    add_route(api, f"{API_PREFIX}/modules/{{name}}/diff", make(DiffResource))
+    add_route(api, f"{API_PREFIX}/validate", make(ValidateResource))

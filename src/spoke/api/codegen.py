@@ -8,10 +8,10 @@ from typing import Any
 
 import falcon
 
-from spoke.api.http import conditional_immutable, expect_fields, read_json
-from spoke.compile_jobs import CompileJobs
+from spoke.api.http import conditional_immutable, expect_fields, query_flag, read_json
+from spoke.compile_jobs import MAX_LANGUAGES, CompileJobs
 from spoke.errors import InvalidRequest
-from spoke.generation import Archive, ArchiveRequest, CodeGenerator
+from spoke.generation import Archive, ArchiveInfo, ArchiveRequest, CodeGenerator
 from spoke.lru import ObjectLRU
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "DownloadResource",
     "LanguageResource",
     "LanguagesResource",
-    "parse_flag",
 ]
 
 NO_CACHE = ["no-cache"]
@@ -28,19 +27,6 @@ PREPARED_ANSWERS = 256
 PREPARED_MAX_BYTES = 1024 * 1024
 MAX_OPTIONS = 16
 MAX_OPTION_LENGTH = 200
-
-
-def parse_flag(req: falcon.Request, name: str) -> bool:
-    """A boolean query parameter: absent is false; ``true``/``false``/``1``/``0``."""
-    raw = req.get_param(name)
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise InvalidRequest(f"'{name}' must be true or false", details={"parameter": name})
 
 
 def _options(req: falcon.Request) -> tuple[str, ...]:
@@ -100,32 +86,53 @@ class DownloadResource:
         key = (name, version, language, req.query_string)
         archive = self._answers.get(key) if version != "latest" else None
         if archive is None:
-            archive = self.generator.archive(
-                ArchiveRequest(
-                    module=name,
-                    version=version,
-                    language=language,
-                    grpc=parse_flag(req, "grpc"),
-                    include_dependencies=parse_flag(req, "include_dependencies"),
-                    options=_options(req),
-                )
-            )
+            archive = self.generator.archive(_archive_request(req, name, version, language))
             if version != "latest" and len(archive.data) <= PREPARED_MAX_BYTES:
                 self._answers.put(key, dataclasses.replace(archive, cache_hit=True))
-        resp.set_header("Digest", archive.digest_header)
-        resp.set_header("X-Spoke-Cache", "hit" if archive.cache_hit else "miss")
-        if version == "latest":
-            resp.etag = archive.sha256
-            resp.cache_control = NO_CACHE
-        elif conditional_immutable(req, resp, etag=archive.sha256):
+        if _send_headers(req, resp, archive, version):
             return
-        resp.content_type = "application/zip"
-        resp.downloadable_as = archive.filename
         # A stream, not resp.data: waitress sends a file-like body through wsgi.file_wrapper
         # as it is, where it would copy bytes into its output buffer, and past 1 MiB
         # (outbuf_overflow) into a temporary file, on every request. BytesIO shares the bytes.
-        resp.content_length = len(archive.data)
         resp.stream = io.BytesIO(archive.data)
+
+    def on_head(
+        self, req: falcon.Request, resp: falcon.Response, name: str, version: str, language: str
+    ) -> None:
+        """The GET's headers, without the body: a stored archive's size and digest come from
+        its index entry and its bytes are not read; one not stored yet is generated."""
+        key = (name, version, language, req.query_string)
+        archive = self._answers.get(key) if version != "latest" else None
+        info = archive or self.generator.describe(_archive_request(req, name, version, language))
+        _send_headers(req, resp, info, version)
+
+
+def _archive_request(req: falcon.Request, name: str, version: str, language: str) -> ArchiveRequest:
+    return ArchiveRequest(
+        module=name,
+        version=version,
+        language=language,
+        grpc=query_flag(req, "grpc"),
+        include_dependencies=query_flag(req, "include_dependencies"),
+        options=_options(req),
+    )
+
+
+def _send_headers(
+    req: falcon.Request, resp: falcon.Response, archive: ArchiveInfo, version: str
+) -> bool:
+    """Every header of a download; ``True`` when the answer is a complete 304."""
+    resp.set_header("Digest", archive.digest_header)
+    resp.set_header("X-Spoke-Cache", "hit" if archive.cache_hit else "miss")
+    if version == "latest":
+        resp.etag = archive.sha256
+        resp.cache_control = NO_CACHE
+    elif conditional_immutable(req, resp, etag=archive.sha256):
+        return True
+    resp.content_type = "application/zip"
+    resp.downloadable_as = archive.filename
+    resp.content_length = archive.size
+    return False
 
 
 class CompileResource:
@@ -141,11 +148,15 @@ class CompileResource:
             body, required=["languages"], optional=["include_grpc", "include_dependencies"]
         )
         languages = body["languages"]
-        if not isinstance(languages, list) or not all(
-            isinstance(item, str) and 0 < len(item) <= 64 for item in languages
+        # Counted as sent, duplicates included, as the spec's maxItems counts them.
+        if (
+            not isinstance(languages, list)
+            or not 0 < len(languages) <= MAX_LANGUAGES
+            or not all(isinstance(item, str) and 0 < len(item) <= 64 for item in languages)
         ):
             raise InvalidRequest(
-                "'languages' must be a list of language ids (GET /api/v1/languages lists them)",
+                f"'languages' must be a list of 1 to {MAX_LANGUAGES} language ids"
+                " (GET /api/v1/languages lists them)",
                 details={"field": "languages"},
             )
         job = self.jobs.submit(

@@ -10,7 +10,7 @@ from typing import Any
 
 import falcon
 
-from spoke.api.http import expect_fields, read_json
+from spoke.api.http import expect_fields, query_text, read_json
 from spoke.api.resources import NO_CACHE, _Resource, parse_dependencies, parse_files
 from spoke.errors import InvalidRequest
 
@@ -83,9 +83,10 @@ class VersionCompatibilityResource(_Resource):
         comparison = self.service.evolution.check_stored(
             module=name,
             version=version,
-            # An empty parameter (``?mode=``) is the module's policy, like an absent one.
-            mode=req.get_param("mode") or None,
-            rules=req.get_param("rules") or None,
+            # Absent is the module's policy. Empty (``?mode=``) is refused rather than read as
+            # absent: a check that silently used the module's policy would hide the slip.
+            mode=query_text(req, "mode"),
+            rules=query_text(req, "rules"),
         )
         resp.cache_control = NO_CACHE
         resp.media = comparison.to_dict()

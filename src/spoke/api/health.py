@@ -16,6 +16,7 @@ import falcon
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from spoke.api.errors import install_error_handlers
+from spoke.api.http import add_route
 from spoke.interfaces import HealthReport, ReportsHealth
 from spoke.metrics import Metrics
 
@@ -125,8 +126,8 @@ def create_health_app(
     """The falcon app of the health listener."""
     app = falcon.App()
     install_error_handlers(app)
-    app.add_route("/health/live", _Live())
-    app.add_route("/health/ready", _Ready(readiness))
+    add_route(app, "/health/live", _Live())
+    add_route(app, "/health/ready", _Ready(readiness))
     if metrics_enabled:
-        app.add_route("/metrics", _Metrics(metrics))
+        add_route(app, "/metrics", _Metrics(metrics))
     return app

@@ -12,6 +12,7 @@ from spoke.api.http import (
     conditional_immutable,
     expect_fields,
     optional_str,
+    query_flag,
     read_json,
     send_page,
 )
@@ -23,7 +24,7 @@ from spoke.api.representations import (
     version_summary,
 )
 from spoke.domain import DependencyRef, SourceInfo, Version
-from spoke.errors import InvalidRequest
+from spoke.errors import InvalidRequest, Unprocessable
 from spoke.evolution import check_policy
 from spoke.lru import LRUCache
 from spoke.service import PushRequest, RegistryService
@@ -98,7 +99,14 @@ class ModulesResource(_Resource):
         page = self.service.list_modules(
             prefix=prefix, limit=pagination.limit, offset=pagination.offset
         )
-        send_page(req, resp, page, pagination, [module_body(m) for m in page.items])
+        send_page(
+            req,
+            resp,
+            page,
+            pagination,
+            [module_body(m) for m in page.items],
+            query={"q": prefix} if prefix else {},
+        )
 
 
 class ModuleResource(_Resource):
@@ -185,7 +193,7 @@ class FileResource(_Resource):
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, name: str, version: str, path: str
     ) -> None:
-        raw = req.get_param_as_bool("raw", default=False)
+        raw = query_flag(req, "raw")
         _, ref = self.service.find_file(module=name, version=version, path=path)
         if _set_version_caching(req, resp, version, f"{ref.sha256}{'-raw' if raw else ''}"):
             return
@@ -233,10 +241,10 @@ class DependentsResource(_Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, name: str, version: str) -> None:
         found = self._version(name, version)
-        direct = req.get_param_as_bool("direct", default=False)
+        direct = query_flag(req, "direct")
         resp.media = dependency_list(
             self.service.dependencies.dependents(
-                module=found.module_name, version=found.version, direct=bool(direct)
+                module=found.module_name, version=found.version, direct=direct
             )
         )
 
@@ -252,7 +260,7 @@ class ValidateResource(_Resource):
         if "content" in body:
             if not isinstance(body["content"], str):
                 raise InvalidRequest("'content' must be a string", details={"field": "content"})
-            files = {"input.proto": body["content"]}
+            files = {"input.proto": file_text(body["content"], "'content'", path="input.proto")}
         else:
             files = parse_files(body["files"])
         dependencies = parse_dependencies(body.get("dependencies"), module="")
@@ -285,14 +293,23 @@ def parse_files(raw: Any) -> dict[str, str]:
             raise InvalidRequest(
                 f"files[{index}].content must be a string", details={"index": index}
             )
-        if "\x00" in content:
-            raise InvalidRequest(
-                f"files[{index}].content contains a NUL character", details={"path": path}
-            )
+        content = file_text(content, f"files[{index}].content", path=path)
         if path in files:
-            raise InvalidRequest(f"file {path!r} appears twice", details={"path": path})
+            # A clash between paths, like a file that is also a directory: 422, not 400. The
+            # request is well-formed; the spec cannot say "unique by path" of a list of objects.
+            raise Unprocessable(
+                f"file {path!r} appears twice", code="invalid_path", details={"path": path}
+            )
         files[path] = content
     return files
+
+
+def file_text(content: str, where: str, *, path: str) -> str:
+    """A file's text as sent (``where`` names it): refused with a NUL, which no .proto file
+    holds, whether it came in ``files`` or as ``/validate``'s ``content``."""
+    if "\x00" in content:
+        raise InvalidRequest(f"{where} contains a NUL character", details={"path": path})
+    return content
 
 
 def parse_dependencies(raw: Any, *, module: str) -> tuple[DependencyRef, ...]:
@@ -307,7 +324,9 @@ def parse_dependencies(raw: Any, *, module: str) -> tuple[DependencyRef, ...]:
     if len(raw) > 1000:
         raise InvalidRequest("more than 1000 dependencies")
     pins = [validate_dependency(item, module=module) for item in raw]
-    if len(set(pins)) != len(pins):
+    # The same string twice is malformed (the spec's uniqueItems); two spellings of one pin
+    # ("a@v1.0.0", "a@1.0.0") pin a module twice, which resolving the pins refuses with a 422.
+    if len(set(raw)) != len(raw):
         raise InvalidRequest("a dependency is listed twice")
     return tuple(pins)
 

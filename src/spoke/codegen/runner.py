@@ -257,7 +257,9 @@ def _argv(
         if output.go_import_mapping:
             chosen += go_import_mappings(files)
         argv += [f"--{output.name}_opt={option}" for option in chosen]
-    argv += sorted(set(targets))
+    # "./": a file named "-a.proto" would otherwise be read as a flag ("Unknown flag: -a"), and
+    # protoc has no "--" to end its options. It maps "./x" to the import path "x" as before.
+    argv += [f"./{target}" for target in sorted(set(targets))]
     return argv
 
 

@@ -76,11 +76,20 @@ def test_compile_job_with_a_failing_language(cg: SpokeClient) -> None:
         ({"languages": ["missing"]}, 422, "language_disabled"),
         ({"languages": ["pyi"], "include_grpc": True}, 422, "invalid_options"),
         ({"languages": ["python"] * 40 + [f"l{i}" for i in range(40)]}, 400, "invalid_request"),
+        ({"languages": ["python"] * 33}, 400, "invalid_request"),  # counted as sent
     ],
 )
 def test_compile_refusals(cg: SpokeClient, body: dict[str, Any], status: int, code: str) -> None:
     result = cg.simulate_post(f"{API}/modules/payments/versions/1.0.0/compile", json=body)
     assert_error(result, status, code)
+
+
+def test_a_language_named_twice_is_generated_once(cg: SpokeClient) -> None:
+    base = f"{API}/modules/payments/versions/1.0.0/compile"
+    started = cg.simulate_post(base, json={"languages": ["python"] * 32})
+
+    assert started.status_code == 202, started.text
+    assert [r["language"] for r in started.json["results"]] == ["python"]
 
 
 def test_unknown_and_foreign_jobs(cg: SpokeClient) -> None:

@@ -24,7 +24,9 @@ from ..conftest import (
     assert_error,
     filesystem_backends,
     memory_backends,
+    message,
     metric_value,
+    proto,
     push_ok,
 )
 from .conftest import COMMON, PAYMENTS, _app, _download, _names
@@ -342,3 +344,15 @@ def test_an_oversized_compile_body_is_refused(tools: Path) -> None:
         assert_error(result, 413, "payload_too_large")
     finally:
         application.close()
+
+
+def test_a_file_named_like_a_flag_is_generated_not_read_as_one(cg: SpokeClient) -> None:
+    """protoc read a target "-a.proto" as the flag -a (500 "Unknown flag: -a")."""
+    push_ok(cg, "dash", "1.0.0", {"-a.proto": proto("dash.v1", message("A"))})
+
+    result = cg.simulate_get(
+        f"{API}/modules/dash/versions/1.0.0/download/python", query_string="grpc=true"
+    )
+
+    assert result.status_code == 200, result.text
+    assert "_a_pb2.py" in _names(result.content)
