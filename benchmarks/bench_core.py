@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/bench_core.py [--duration 4] [--rounds 9] [--connections 16]
+    python benchmarks/bench_core.py [--duration 2] [--rounds 15] [--connections 16]
                                     [--storage filesystem|memory] [--json PATH]
 
 What it does, in one run:
@@ -829,10 +829,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Spoke core benchmarks: push latency and cached GET throughput vs bare falcon."
     )
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load run")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per load run")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--storage", choices=("filesystem", "memory"), default="filesystem")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved a,b,c cycles")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved a,b,c cycles")
     parser.add_argument("--pushes", type=int, default=20, help="timed pushes")
     parser.add_argument("--files", type=int, default=50, help="files in the pushed module")
     parser.add_argument(

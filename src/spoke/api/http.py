@@ -298,9 +298,11 @@ def conditional_immutable(req: falcon.Request, resp: falcon.Response, *, etag: s
 
     Returns ``True`` when the response is complete (304) and the caller must not add a body.
     """
-    resp.etag = etag
-    resp.cache_control = [IMMUTABLE_CACHE_CONTROL]
-    if_none_match = req.get_header("If-None-Match")
+    # Headers set and read directly: this runs on every read of an exact version, and falcon's
+    # etag and cache_control setters format, and get_header translates the name, each time.
+    resp.set_header("ETag", f'"{etag}"')
+    resp.set_header("Cache-Control", IMMUTABLE_CACHE_CONTROL)
+    if_none_match = req.env.get("HTTP_IF_NONE_MATCH")
     if if_none_match and _etag_matches(if_none_match, etag):
         resp.status = falcon.HTTP_304
         return True

@@ -20,6 +20,8 @@ from spoke.tracing import RequestSpan, Tracing, activate, deactivate
 __all__ = ["AdminAuthMiddleware", "RequestMiddleware"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # read straight from the environ: falcon's get_header
+# upper-cases and translates the name on every call
 # A client's id is kept only when it is a plain token: it ends up in every log line, so
 # anything that could forge a line, carry markup or grow the logs is replaced.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -73,7 +75,7 @@ class RequestMiddleware:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         started = time.perf_counter()
-        incoming = req.get_header(REQUEST_ID_HEADER)
+        incoming = req.env.get(_REQUEST_ID_ENVIRON)
         if incoming is not None and _SANE_REQUEST_ID.fullmatch(incoming):
             request_id = incoming
         else:
