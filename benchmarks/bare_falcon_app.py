@@ -6,7 +6,7 @@ with ``Content-Type: application/json``. Whatever Spoke's cached single-file GET
 is Spoke's own work.
 
 The waitress settings mirror :class:`spoke.server.SpokeServer`'s API listener (host, threads,
-``clear_untrusted_proxy_headers``, poll, the default connection limit and idle timeout), so the
+``clear_untrusted_proxy_headers``, select(), the default connection limit and idle timeout), so the
 two servers differ mainly in the application they run. (Spoke's process also has its health
 listener, on a loop thread of its own, idle during the benchmark.)
 
@@ -88,7 +88,6 @@ def serve_bare(app: object, *, host: str, port: int, threads: int) -> int:
         threads=threads,
         ident="bare",
         clear_untrusted_proxy_headers=True,
-        asyncore_use_poll=True,
         connection_limit=100,
         channel_timeout=60,
         cleanup_interval=30,

@@ -82,7 +82,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _positive_int(1, 100000),
         "100",
         "Open connections the API listener serves at once; past it, new connections wait in the "
-        "kernel's queue until one closes. The health listener has its own limit.",
+        "kernel's queue until one closes. The health listener has its own limit. Above 512 the "
+        "listeners watch their sockets with poll() instead of select(), at some CPU per request.",
     ),
     SettingSpec(
         "SPOKE_IDLE_TIMEOUT",
