@@ -6,11 +6,11 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from worker_pool import shared_work
 
 from spoke.api.app import create_app
 from spoke.server import HEALTH_CONNECTION_LIMIT, SELECT_CONNECTION_LIMIT, SpokeServer
 from spoke.settings import load_settings
+from worker_pool import shared_work
 
 
 def _free_port() -> int:
