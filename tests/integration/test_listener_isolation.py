@@ -48,16 +48,25 @@ def _probe(server: RunningServer, path: str = "/health/live") -> float:
     return time.monotonic() - started
 
 
+ONE_LINE = b"GET /api/v1/modules HTTP/1.1\r\n"  # and then nothing
+WHOLE_REQUEST = b"GET /api/v1/modules HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _hold(stack: ExitStack, server: RunningServer, count: int, sent: bytes) -> None:
+    """Open ``count`` connections to the API (closed with ``stack``), each sending ``sent``."""
+    for _ in range(count):
+        sock = stack.enter_context(
+            socket.create_connection(("127.0.0.1", _port(server.api)), timeout=5)
+        )
+        sock.sendall(sent)
+    time.sleep(0.5)  # let the server accept what it will
+
+
 def test_idle_connections_at_twice_the_api_limit_leave_the_probes_answering(
     limited_server: RunningServer,
 ) -> None:
     with ExitStack() as stack:
-        for _ in range(2 * DEFAULT_LIMIT):
-            sock = stack.enter_context(
-                socket.create_connection(("127.0.0.1", _port(limited_server.api)), timeout=5)
-            )
-            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")  # one line, then nothing
-        time.sleep(0.5)  # let the server accept what it will
+        _hold(stack, limited_server, 2 * DEFAULT_LIMIT, ONE_LINE)
         durations = [_probe(limited_server) for _ in range(10)]
         durations += [_probe(limited_server, "/health/ready") for _ in range(5)]
         durations.append(_probe(limited_server, "/metrics"))
@@ -68,14 +77,9 @@ def test_keep_alive_clients_above_the_api_limit_leave_the_probes_answering(
     limited_server: RunningServer,
 ) -> None:
     with ExitStack() as stack:
-        for _ in range(2 * DEFAULT_LIMIT):
-            sock = stack.enter_context(
-                socket.create_connection(("127.0.0.1", _port(limited_server.api)), timeout=5)
-            )
-            # A whole request on a keep-alive connection: the first hundred are answered and
-            # stay open, the others wait in the kernel's queue.
-            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.5)
+        # A whole request on each keep-alive connection: the first hundred are answered and stay
+        # open, the others wait in the kernel's queue.
+        _hold(stack, limited_server, 2 * DEFAULT_LIMIT, WHOLE_REQUEST)
         durations = [_probe(limited_server) for _ in range(10)]
     assert max(durations) < 1.0, durations
 
@@ -84,14 +88,9 @@ def test_the_api_serves_at_most_its_connection_limit(tmp_path: Path) -> None:
     server = start_server(tmp_path, {"SPOKE_CONNECTION_LIMIT": "5"})
     try:
         with ExitStack() as idle:
-            for _ in range(5):
-                sock = idle.enter_context(
-                    socket.create_connection(("127.0.0.1", _port(server.api)), timeout=5)
-                )
-                sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")
-            time.sleep(0.5)
+            _hold(idle, server, 5, ONE_LINE)
             waiting = socket.create_connection(("127.0.0.1", _port(server.api)), timeout=1)
-            waiting.sendall(b"GET /api/v1/modules HTTP/1.1\r\nHost: x\r\n\r\n")
+            waiting.sendall(WHOLE_REQUEST)
             # Past the limit the connection waits in the kernel's queue: no answer comes.
             with pytest.raises(TimeoutError):
                 waiting.recv(1024)
@@ -109,7 +108,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(tmp_path: Path) -> 
     server = start_server(tmp_path, {"SPOKE_IDLE_TIMEOUT": "1s"})
     try:
         with socket.create_connection(("127.0.0.1", _port(server.api)), timeout=30) as sock:
-            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")  # and then nothing
+            sock.sendall(ONE_LINE)
             assert sock.recv(1024) == b""  # the server closed it
     finally:
         server.process.terminate()
@@ -118,12 +117,7 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(tmp_path: Path) -> 
 
 def test_the_connection_gauge_shows_open_api_connections(limited_server: RunningServer) -> None:
     with ExitStack() as stack:
-        for _ in range(5):
-            sock = stack.enter_context(
-                socket.create_connection(("127.0.0.1", _port(limited_server.api)), timeout=5)
-            )
-            sock.sendall(b"GET /api/v1/modules HTTP/1.1\r\n")
-        time.sleep(0.5)
+        _hold(stack, limited_server, 5, ONE_LINE)
         status, metrics = limited_server.request("GET", f"{limited_server.health}/metrics")
     assert status == 200
     gauge = next(

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from spoke.logs import SinkHandler
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    """openapi.yaml, parsed once for every test that reads it."""
+    with SPEC_PATH.open(encoding="utf-8") as f:
+        loaded = yaml.safe_load(f)
+    assert isinstance(loaded, dict)
+    return loaded
 
 
 @pytest.fixture(autouse=True)

@@ -41,14 +41,6 @@ _CODE_PATTERNS = (
 
 
 @pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    with SPEC_PATH.open(encoding="utf-8") as f:
-        loaded = yaml.safe_load(f)
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-@pytest.fixture(scope="module")
 def application() -> Iterator[Any]:
     backends = Backends(
         storage=MemoryStorage(), blobs=MemoryBlobStore(), cache=LRUCache(max_bytes=1 << 20)

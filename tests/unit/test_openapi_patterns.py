@@ -7,11 +7,9 @@ the code that validates the same input, boundary values included, and expects on
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from spoke.api import resources
 from spoke.codegen.languages import _LANGUAGE_ID
@@ -24,16 +22,6 @@ from spoke.validation import (
     validate_module_name,
     validate_path,
 )
-
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
-
-
-@pytest.fixture(scope="module")
-def spec() -> dict[str, Any]:
-    with SPEC_PATH.open(encoding="utf-8") as f:
-        loaded = yaml.safe_load(f)
-    assert isinstance(loaded, dict)
-    return loaded
 
 
 def _schema(spec: dict[str, Any], name: str) -> dict[str, Any]:
