@@ -198,6 +198,10 @@ def compile_side(name: str, tree: Tree, includes: Sequence[Tree]) -> Side:
     except CompilationFailed as exc:
         providers = (tree, *includes)
         lines = [_diagnostic_line(name, d, providers) for d in exc.errors]
+        omitted = exc.diagnostics.errors_omitted
+        if omitted or exc.diagnostics.truncated:
+            more = f"{omitted}{'+' if exc.diagnostics.truncated else ''}"
+            lines.append(f"{name}: ... and {more} more errors not shown")
         lines += [
             f"{name}: {tree.shown(u.file)} imports {u.import_path}, which neither {tree.root} "
             "nor an --include directory provides"

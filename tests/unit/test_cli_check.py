@@ -304,6 +304,15 @@ def test_compile_errors_are_listed_for_each_side(pair: Path) -> None:
     assert result.stdout == ""
 
 
+def test_past_a_hundred_compile_errors_the_rest_are_counted(pair: Path) -> None:
+    write(pair / "new", {"flood.proto": HEADER + ".1e" * 200})
+    result = run("new", "--against", "old", cwd=pair)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert sum(1 for line in lines if line.startswith("spoke: new: new/flood.proto:")) == 100
+    assert lines[-1] == "spoke: new: ... and 300 more errors not shown"
+
+
 def test_a_symbolic_link_out_of_the_directory_is_refused(pair: Path, tmp_path: Path) -> None:
     write(tmp_path / "elsewhere", {"x.proto": HEADER})
     (pair / "new" / "x.proto").symlink_to(tmp_path / "elsewhere" / "x.proto")
