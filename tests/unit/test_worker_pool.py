@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -261,3 +263,32 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+def test_workers_of_a_server_killed_outright_exit_and_clean_up(tmp_path: Path) -> None:
+    # A server killed with SIGKILL cannot stop its workers: they see their socket close.
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {TESTS_DIR!r})\n"
+        "from spoke.workers import WorkerPool\n"
+        "import worker_tasks\n"
+        f"pool = WorkerPool(processes=1, queue=1, timeout=30, memory_limit=None,"
+        f" python_path=({TESTS_DIR!r},))\n"
+        "print(pool.run('pid', worker_tasks.pid, ()), pool.run('where', worker_tasks.where, ()),"
+        " flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        assert server.stdout is not None
+        worker_pid, workdir = server.stdout.readline().split()
+        assert Path(workdir).is_dir()
+        server.kill()
+        server.wait(timeout=10)
+        _wait_until(lambda: not _running(int(worker_pid)))
+        _wait_until(lambda: not Path(workdir).exists())
+    finally:
+        if server.poll() is None:
+            server.kill()

@@ -24,6 +24,7 @@ import importlib
 import os
 import pickle
 import resource
+import shutil
 import signal
 import sys
 from collections.abc import Callable
@@ -72,6 +73,15 @@ def _answer(function: Callable[..., Any], workdir: str, args: tuple[Any, ...]) -
 def worker_main(connection: Connection, workdir: str, memory_limit: int) -> None:
     """Serve tasks from ``connection`` until the server closes it."""
     _confine(memory_limit)
+    try:
+        _serve(connection, workdir)
+    finally:
+        # The server removes the directory of a worker it stops; one that died (SIGKILL, an
+        # out-of-memory kill) leaves that to the worker, which sees its socket close.
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _serve(connection: Connection, workdir: str) -> None:
     for module in TASK_MODULES:
         importlib.import_module(module)
     try:
